@@ -1,0 +1,25 @@
+/*
+  EICAR anti-virus test file: a harmless 68-byte ASCII string that every
+  scanner reports, used to test the detection path end to end.
+
+  The EICAR standard says the string must start the file, optionally
+  followed by white space, with the file no longer than 128 bytes. Checking
+  both keeps a mail or advisory that quotes the string in its text from
+  matching. The scanner unpacks ZIPs, so the rule also matches the string
+  as a member of a ZIP attachment.
+*/
+
+rule EICAR_Test_File
+{
+    meta:
+        family = "EICAR-Test-File"
+        confidence = "high"
+        description = "EICAR anti-virus test file as an attachment or ZIP member"
+        reference = "eicar.org anti-malware test file"
+
+    strings:
+        $eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+    condition:
+        $eicar at 0 and filesize <= 128
+}

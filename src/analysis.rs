@@ -1,0 +1,340 @@
+//! One message to one [`Verdict`]: MIME walk, YARA scan of every scan
+//! object, and the trust path to the origin.
+//!
+//! The milter and `wormsign scan` both call [`analyse`], so the same policy
+//! holds online and offline. It is synchronous and CPU-bound: the milter
+//! runs it on the blocking pool.
+
+use std::net::IpAddr;
+
+use mail_parser::MessageParser;
+
+use crate::mime::{self, Anomaly, Limits, ScanObject};
+use crate::origin::{self, NetworkList, Origin, TrustInput};
+use crate::scanner::{Match, MessageContext, RuleSet};
+use crate::store::Sighting;
+
+/// What the SMTP session knew about the message. All empty offline.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    /// Client IP from the connect callback.
+    pub client_ip: Option<IpAddr>,
+    pub client_name: Option<String>,
+    pub helo: Option<String>,
+    pub envelope_from: Option<String>,
+    pub recipients: Vec<String>,
+    /// The MTA's queue id (macro `i`).
+    pub queue_id: Option<String>,
+    /// SASL login name (`{auth_authen}`), set when the client authenticated.
+    pub auth_authen: Option<String>,
+}
+
+/// Settings of one analysis, taken from the config.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    pub trusted_networks: NetworkList,
+    /// Upper bound for libyara on one scan object, in whole seconds.
+    pub scan_timeout_secs: i32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            limits: Limits::default(),
+            trusted_networks: NetworkList::default(),
+            scan_timeout_secs: 10,
+        }
+    }
+}
+
+/// The outcome for one message.
+#[derive(Debug, Clone, Default)]
+pub struct Verdict {
+    /// Every rule match, low confidence included.
+    pub matches: Vec<Match>,
+    /// What the walk could not read or chose not to read.
+    pub anomalies: Vec<Anomaly>,
+    /// Scan objects that failed to scan, with libyara's message.
+    pub scan_errors: Vec<String>,
+    pub origin: Option<Origin>,
+    /// True when the body was cut at the scan limit.
+    pub truncated: bool,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    /// Number of scan objects looked at.
+    pub objects: usize,
+}
+
+impl Verdict {
+    /// The match that decides the verdict: the most confident one with a
+    /// confidence of medium or high. `None` means the message is clean.
+    pub fn primary(&self) -> Option<&Match> {
+        self.matches
+            .iter()
+            .filter(|m| m.confidence.is_actionable())
+            .max_by_key(|m| m.confidence)
+    }
+
+    /// True when a medium or high confidence rule matched.
+    pub fn is_infected(&self) -> bool {
+        self.primary().is_some()
+    }
+
+    /// The `X-Wormsign` header value.
+    pub fn header_value(&self) -> String {
+        match self.primary() {
+            None => "clean".to_string(),
+            Some(hit) => {
+                let origin = self
+                    .origin
+                    .as_ref()
+                    .map_or_else(|| "unknown".to_string(), |o| o.ip.to_string());
+                format!(
+                    "infected; family={}; variant={}; rule={}; origin={}",
+                    hit.family,
+                    hit.variant.as_deref().unwrap_or("unknown"),
+                    hit.rule,
+                    origin
+                )
+            }
+        }
+    }
+}
+
+/// Analyses one raw message (header block, blank line, body).
+///
+/// Never fails: what could not be read is recorded in the verdict's
+/// anomalies and scan errors. `truncated` says the caller cut the body at
+/// its scan limit.
+pub fn analyse(
+    rules: &RuleSet,
+    settings: &Settings,
+    raw: &[u8],
+    envelope: &Envelope,
+    truncated: bool,
+) -> Verdict {
+    let headers = HeaderInfo::read(raw);
+    let walk = mime::walk(raw, &settings.limits);
+    let context = message_context(&headers, &walk.objects, envelope);
+
+    let mut verdict = Verdict {
+        anomalies: walk.anomalies,
+        truncated,
+        message_id: headers.message_id,
+        subject: headers.subject,
+        objects: walk.objects.len(),
+        ..Verdict::default()
+    };
+    for object in &walk.objects {
+        match rules.scan(object, &context, settings.scan_timeout_secs) {
+            Ok(hits) => verdict.matches.extend(hits),
+            Err(error) => verdict
+                .scan_errors
+                .push(format!("{}: {error}", object.path)),
+        }
+    }
+
+    let input = TrustInput {
+        client_ip: envelope.client_ip,
+        client_authenticated: envelope.auth_authen.is_some(),
+        received: &headers.received,
+    };
+    verdict.origin = origin::find_origin(&input, &settings.trusted_networks);
+    verdict
+}
+
+/// The sighting for an infected verdict: `None` when the message is clean
+/// or no untrusted origin was found (a trusted relay is never listed).
+/// `seen_at` is Unix time in seconds.
+pub fn sighting(
+    verdict: &Verdict,
+    envelope: &Envelope,
+    raw: &[u8],
+    size: u64,
+    seen_at: i64,
+) -> Option<Sighting> {
+    let hit = verdict.primary()?;
+    let origin = verdict.origin.as_ref()?;
+    let header_end = header_block_len(raw);
+    let evidence = serde_json::json!({
+        "matches": verdict.matches,
+        "anomalies": verdict.anomalies.iter().map(|a| format!("{}: {:?}", a.path, a.kind)).collect::<Vec<_>>(),
+        "truncated": verdict.truncated,
+        "origin_hop": origin.hop,
+        "subject": verdict.subject,
+    });
+    Some(Sighting {
+        seen_at,
+        origin_ip: origin.ip.to_string(),
+        origin_method: origin.method.as_str().to_string(),
+        family: hit.family.clone(),
+        variant: hit.variant.clone(),
+        rule: hit.rule.clone(),
+        confidence: hit.confidence.as_str().to_string(),
+        queue_id: envelope.queue_id.clone(),
+        message_id: verdict.message_id.clone(),
+        client_ip: envelope.client_ip.map(|ip| ip.to_string()),
+        helo: envelope.helo.clone(),
+        envelope_from: envelope.envelope_from.clone(),
+        size,
+        headers: Some(String::from_utf8_lossy(&raw[..header_end]).into_owned()),
+        evidence,
+    })
+}
+
+/// Length of the header block, up to and including the empty line.
+fn header_block_len(raw: &[u8]) -> usize {
+    let mut offset = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        offset += line.len();
+        if line == b"\n" || line == b"\r\n" {
+            return offset;
+        }
+    }
+    raw.len()
+}
+
+/// File name extensions that Windows runs directly.
+const EXECUTABLE_EXTENSIONS: &[&str] = &[
+    "exe", "pif", "scr", "com", "bat", "cmd", "cpl", "vbs", "js", "hta",
+];
+
+fn is_executable(object: &ScanObject) -> bool {
+    let by_name = object
+        .file_name
+        .as_deref()
+        .and_then(|name| name.trim_end().rsplit_once('.'))
+        .is_some_and(|(_, ext)| {
+            EXECUTABLE_EXTENSIONS
+                .iter()
+                .any(|known| ext.eq_ignore_ascii_case(known))
+        });
+    by_name || (object.kind != mime::ObjectKind::Message && object.data.starts_with(b"MZ"))
+}
+
+fn message_context(
+    headers: &HeaderInfo,
+    objects: &[ScanObject],
+    envelope: &Envelope,
+) -> MessageContext {
+    let attachment_names: Vec<&str> = objects
+        .iter()
+        .filter_map(|o| o.file_name.as_deref())
+        .collect();
+    let recipient_domains: Vec<String> = envelope
+        .recipients
+        .iter()
+        .filter_map(|r| address_domain(r))
+        .collect();
+    MessageContext {
+        subject: headers.subject.clone().unwrap_or_default(),
+        from_domain: headers.from_domain.clone().unwrap_or_default(),
+        attachment_names: attachment_names.join("\n"),
+        has_executable: objects.iter().any(is_executable),
+        has_zip: objects.iter().any(|o| o.data.starts_with(b"PK\x03\x04")),
+        helo: envelope.helo.clone().unwrap_or_default(),
+        envelope_from: envelope.envelope_from.clone().unwrap_or_default(),
+        recipient_domains: recipient_domains.join(" "),
+    }
+}
+
+/// Lower-case domain of an address such as `<alice@Example.ORG>`.
+fn address_domain(address: &str) -> Option<String> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+    let (_, domain) = address.rsplit_once('@')?;
+    (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
+}
+
+/// The top-level header fields analysis needs.
+#[derive(Debug, Default)]
+struct HeaderInfo {
+    /// Received values, newest first, unfolded.
+    received: Vec<String>,
+    subject: Option<String>,
+    message_id: Option<String>,
+    from_domain: Option<String>,
+}
+
+impl HeaderInfo {
+    fn read(raw: &[u8]) -> HeaderInfo {
+        let mut info = HeaderInfo {
+            received: received_headers(raw),
+            ..HeaderInfo::default()
+        };
+        if let Some(message) = MessageParser::new().parse_headers(raw) {
+            info.subject = message.subject().map(str::to_string);
+            info.message_id = message.message_id().map(str::to_string);
+            info.from_domain = message
+                .from()
+                .and_then(|from| from.first())
+                .and_then(|addr| addr.address())
+                .and_then(address_domain);
+        }
+        info
+    }
+}
+
+/// Every top-level Received header value, newest first, unfolded.
+///
+/// Read from the raw bytes rather than from mail-parser, which drops
+/// header fields that are not valid UTF-8.
+pub fn received_headers(raw: &[u8]) -> Vec<String> {
+    let mut values = Vec::new();
+    let mut current: Option<String> = None;
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        let text = String::from_utf8_lossy(line);
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(value) = current.as_mut() {
+                value.push(' ');
+                value.push_str(text.trim());
+            }
+            continue;
+        }
+        values.extend(current.take());
+        if let Some((name, value)) = text.split_once(':')
+            && name.trim().eq_ignore_ascii_case("received")
+        {
+            current = Some(value.trim().to_string());
+        }
+    }
+    values.extend(current);
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_headers_unfolds_in_order() {
+        let raw = b"Received: from a (a [192.0.2.1])\r\n\tby b; date\r\nSubject: x\r\nreceived: from c\r\n\r\nReceived: body\r\n";
+        let values = received_headers(raw);
+        assert_eq!(values, vec!["from a (a [192.0.2.1]) by b; date", "from c"]);
+    }
+
+    #[test]
+    fn received_headers_reads_invalid_utf8() {
+        let raw = b"Received: from \xff\xfe (x [192.0.2.1])\n\n";
+        let values = received_headers(raw);
+        assert_eq!(values.len(), 1);
+        assert!(values[0].contains("[192.0.2.1]"));
+    }
+
+    #[test]
+    fn address_domain_cases() {
+        let cases = [
+            ("<alice@Example.ORG>", Some("example.org")),
+            ("bob@mail.example.de", Some("mail.example.de")),
+            ("postmaster", None),
+            ("<a@>", None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(address_domain(input).as_deref(), expected, "{input}");
+        }
+    }
+}

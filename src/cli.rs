@@ -1,0 +1,101 @@
+//! Command-line definitions (clap), shared by the binary and its tests.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Detects mass-mailing worm mail (Sober and others) in a milter, finds the
+/// infected host that sent it, and publishes those hosts as a blocklist.
+#[derive(Debug, Parser)]
+#[command(name = "wormsign", version, about)]
+pub struct Cli {
+    /// Config file (TOML). Without it, embedded defaults are used.
+    #[arg(short, long, global = true, env = "WORMSIGN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log filter, e.g. `info`, `debug`, `wormsign=debug` (tracing EnvFilter syntax).
+    #[arg(long, global = true, env = "WORMSIGN_LOG", default_value = "info")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the milter protocol for Postfix or Sendmail.
+    Run(RunArgs),
+    /// Scan .eml files, mbox files and Maildir folders offline.
+    ///
+    /// Exit codes: 0 when every message was read and none is infected,
+    /// 1 when any message is infected, 2 when any message or path could not
+    /// be read (2 wins over 1).
+    Scan(ScanArgs),
+    /// Write the listed hosts as a blocklist.
+    Export(ExportArgs),
+    /// Check YARA rule files.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Check the config file and print the effective settings.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Milter socket: inet:HOST:PORT or unix:/path (overrides `listen`).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// SQLite database for sightings (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files (.eml or mbox) and Maildir folders (or any folder of messages).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print one JSON object per message and line.
+    #[arg(long)]
+    pub json: bool,
+    /// Write sightings of infected messages to the database.
+    #[arg(long)]
+    pub record: bool,
+    /// SQLite database for --record (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Output format: plain, rbldnsd, csv or json.
+    #[arg(long, short, default_value = "plain")]
+    pub format: String,
+    /// Write to this file atomically (temporary file, fsync, rename)
+    /// instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// SQLite database to read (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+    /// List only hosts with at least this many sightings.
+    #[arg(long, default_value_t = 1)]
+    pub min_sightings: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Compile the rules and report each broken file with its line.
+    /// Exit code 1 when any file is broken.
+    Check {
+        /// Rules directory; default: `signatures` from the config, else the embedded rules.
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config file; exit code 1 names the wrong line or key.
+    Check,
+}

@@ -1,0 +1,385 @@
+//! The configuration file: TOML, every key optional, unknown keys rejected.
+//!
+//! [`RawConfig`] is what serde reads; [`Config`] is the validated form the
+//! rest of the program uses. Validation errors name the key, the value and,
+//! where the TOML parser knows it, the line.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::mime::Limits;
+use crate::origin::NetworkList;
+
+/// Milter socket used when the config does not set `listen`.
+pub const DEFAULT_LISTEN: &str = "inet:127.0.0.1:7357";
+/// SQLite database used when the config does not set `database`.
+pub const DEFAULT_DATABASE: &str = "wormsign.db";
+
+/// The configuration file as written, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub listen: Option<String>,
+    pub database: Option<PathBuf>,
+    pub spool: Option<PathBuf>,
+    pub signatures: Option<PathBuf>,
+    pub trusted_networks: Option<Vec<String>>,
+    pub action: Option<String>,
+    pub on_error: Option<String>,
+    pub max_message_bytes: Option<u64>,
+    pub scan_timeout_secs: Option<u64>,
+    pub max_sessions: Option<usize>,
+    pub limits: Option<RawLimits>,
+}
+
+/// Bounds of the MIME walk and archive expansion, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_parts: Option<usize>,
+    pub max_mime_depth: Option<usize>,
+    pub max_archive_depth: Option<usize>,
+    pub max_archive_entries: Option<usize>,
+    pub max_archive_total_bytes: Option<u64>,
+    pub max_archive_member_bytes: Option<u64>,
+    pub max_compression_ratio: Option<u64>,
+}
+
+/// Where the milter listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// `inet:HOST:PORT`; TCP_NODELAY is set on every accepted connection.
+    Inet(String),
+    /// `unix:/path`; a stale socket file is removed before binding.
+    Unix(PathBuf),
+}
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(addr) = s.strip_prefix("inet:") {
+            if addr
+                .rsplit_once(':')
+                .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+            {
+                return Ok(ListenAddr::Inet(addr.to_string()));
+            }
+        } else if let Some(path) = s.strip_prefix("unix:")
+            && !path.is_empty()
+        {
+            return Ok(ListenAddr::Unix(PathBuf::from(path)));
+        }
+        Err(format!(
+            "invalid listen address {s:?}: write inet:HOST:PORT (e.g. inet:127.0.0.1:7357) or unix:/path/to/socket"
+        ))
+    }
+}
+
+impl std::fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenAddr::Inet(addr) => write!(f, "inet:{addr}"),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// What the milter does with an infected message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Deliver it with the X-Wormsign header.
+    Accept,
+    /// Reply 550 5.7.1 naming the rule.
+    Reject,
+    /// Ask the MTA to quarantine it (Postfix: the hold queue).
+    Quarantine,
+    /// Accept and silently drop it.
+    Discard,
+}
+
+impl FromStr for Action {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "accept" => Ok(Action::Accept),
+            "reject" => Ok(Action::Reject),
+            "quarantine" => Ok(Action::Quarantine),
+            "discard" => Ok(Action::Discard),
+            _ => Err(format!(
+                "invalid action {s:?}: use one of accept, reject, quarantine, discard"
+            )),
+        }
+    }
+}
+
+/// What the milter replies when analysis fails, panics or times out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Accept the message unchanged (fail-open).
+    Accept,
+    /// Reply with a temporary failure so the client retries later.
+    Tempfail,
+}
+
+impl FromStr for OnError {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "accept" => Ok(OnError::Accept),
+            "tempfail" => Ok(OnError::Tempfail),
+            _ => Err(format!(
+                "invalid on_error {s:?}: use accept (fail-open) or tempfail"
+            )),
+        }
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: ListenAddr,
+    pub database: PathBuf,
+    /// Sightings that could not be written to the database wait here.
+    pub spool: PathBuf,
+    /// Rules directory; `None` uses the rules embedded in the binary.
+    pub signatures: Option<PathBuf>,
+    pub trusted_networks: NetworkList,
+    /// The entries as written, for logs and `config check`.
+    pub trusted_networks_text: Vec<String>,
+    pub action: Action,
+    pub on_error: OnError,
+    /// Body bytes kept for scanning; the rest is passed on unscanned.
+    pub max_message_bytes: u64,
+    pub scan_timeout: Duration,
+    pub max_sessions: usize,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_raw(RawConfig::default()).expect("the embedded defaults are valid")
+    }
+}
+
+/// A configuration that could not be read or is invalid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}, line {line}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("invalid config file {path}: key {key}: {message}")]
+    Value {
+        path: PathBuf,
+        key: &'static str,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not valid TOML, has an unknown key, or a
+    /// value is out of range; the error names the line or key.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is used in messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| {
+            let line = err
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+                .unwrap_or(1);
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                message: err.message().to_string(),
+            }
+        })?;
+        Config::from_raw(raw).map_err(|(key, message)| ConfigError::Value {
+            path: path.to_path_buf(),
+            key,
+            message,
+        })
+    }
+
+    fn from_raw(raw: RawConfig) -> Result<Config, (&'static str, String)> {
+        let listen = raw
+            .listen
+            .as_deref()
+            .unwrap_or(DEFAULT_LISTEN)
+            .parse()
+            .map_err(|e| ("listen", e))?;
+        let database = raw
+            .database
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE));
+        let spool = raw.spool.unwrap_or_else(|| {
+            let mut name = database.as_os_str().to_owned();
+            name.push(".spool");
+            PathBuf::from(name)
+        });
+        let trusted_networks_text = raw.trusted_networks.unwrap_or_default();
+        let trusted_networks = NetworkList::parse(&trusted_networks_text)
+            .map_err(|e| ("trusted_networks", e.to_string()))?;
+        let action = raw
+            .action
+            .as_deref()
+            .unwrap_or("accept")
+            .parse()
+            .map_err(|e| ("action", e))?;
+        let on_error = raw
+            .on_error
+            .as_deref()
+            .unwrap_or("accept")
+            .parse()
+            .map_err(|e| ("on_error", e))?;
+        let max_message_bytes = raw.max_message_bytes.unwrap_or(10 * 1024 * 1024);
+        if max_message_bytes == 0 {
+            return Err(("max_message_bytes", "must be at least 1".into()));
+        }
+        let scan_timeout_secs = raw.scan_timeout_secs.unwrap_or(10);
+        if !(1..=600).contains(&scan_timeout_secs) {
+            return Err((
+                "scan_timeout_secs",
+                format!("{scan_timeout_secs} is out of range: use 1 to 600 seconds"),
+            ));
+        }
+        let max_sessions = raw.max_sessions.unwrap_or(500);
+        if max_sessions == 0 {
+            return Err(("max_sessions", "must be at least 1".into()));
+        }
+        Ok(Config {
+            listen,
+            database,
+            spool,
+            signatures: raw.signatures,
+            trusted_networks,
+            trusted_networks_text,
+            action,
+            on_error,
+            max_message_bytes,
+            scan_timeout: Duration::from_secs(scan_timeout_secs),
+            max_sessions,
+            limits: limits_from_raw(raw.limits.unwrap_or_default()),
+        })
+    }
+
+    /// True when `ip` is a trusted relay: loopback or in `trusted_networks`.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
+        ip.is_loopback() || self.trusted_networks.contains(ip)
+    }
+}
+
+fn limits_from_raw(raw: RawLimits) -> Limits {
+    let default = Limits::default();
+    Limits {
+        max_parts: raw.max_parts.unwrap_or(default.max_parts),
+        max_mime_depth: raw.max_mime_depth.unwrap_or(default.max_mime_depth),
+        max_archive_depth: raw.max_archive_depth.unwrap_or(default.max_archive_depth),
+        max_archive_entries: raw
+            .max_archive_entries
+            .unwrap_or(default.max_archive_entries),
+        max_archive_total_bytes: raw
+            .max_archive_total_bytes
+            .unwrap_or(default.max_archive_total_bytes),
+        max_archive_member_bytes: raw
+            .max_archive_member_bytes
+            .unwrap_or(default.max_archive_member_bytes),
+        max_compression_ratio: raw
+            .max_compression_ratio
+            .unwrap_or(default.max_compression_ratio),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.listen, ListenAddr::Inet("127.0.0.1:7357".into()));
+        assert_eq!(config.database, PathBuf::from("wormsign.db"));
+        assert_eq!(config.spool, PathBuf::from("wormsign.db.spool"));
+        assert_eq!(config.action, Action::Accept);
+        assert_eq!(config.on_error, OnError::Accept);
+        assert_eq!(config.max_message_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unix_listen_and_actions() {
+        let config = parse(
+            "listen = \"unix:/run/wormsign.sock\"\naction = \"quarantine\"\non_error = \"tempfail\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.listen,
+            ListenAddr::Unix(PathBuf::from("/run/wormsign.sock"))
+        );
+        assert_eq!(config.action, Action::Quarantine);
+        assert_eq!(config.on_error, OnError::Tempfail);
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let err = parse("action = \"accept\"\n\nlisten_on = \"x\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("line 3"), "{text}");
+        assert!(text.contains("listen_on"), "{text}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_value() {
+        let cases = [
+            ("action = \"bounce\"", "action", "bounce"),
+            ("listen = \"127.0.0.1:25\"", "listen", "127.0.0.1:25"),
+            ("on_error = \"drop\"", "on_error", "drop"),
+            (
+                "trusted_networks = [\"10.0.0.0/33\"]",
+                "trusted_networks",
+                "10.0.0.0/33",
+            ),
+            ("scan_timeout_secs = 0", "scan_timeout_secs", "0"),
+        ];
+        for (text, key, value) in cases {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+            assert!(err.contains(value), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn trusted_includes_loopback() {
+        let config = parse("trusted_networks = [\"192.0.2.0/24\"]").unwrap();
+        assert!(config.is_trusted("127.0.0.1".parse().unwrap()));
+        assert!(config.is_trusted("192.0.2.9".parse().unwrap()));
+        assert!(!config.is_trusted("203.0.113.7".parse().unwrap()));
+    }
+}

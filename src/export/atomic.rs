@@ -1,0 +1,122 @@
+//! Atomic file replacement, so a reader such as rbldnsd sees either the old
+//! or the new export, never a partial one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temporary files of concurrent calls within one process.
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// Replaces the file at `path` with `bytes` atomically: writes a temporary
+/// file in the same directory, fsyncs it, renames it over `path` and fsyncs
+/// the directory so the rename survives a crash. The temporary file is
+/// removed if any step fails.
+///
+/// The new file gets the default permissions for new files (0666 minus the
+/// umask), not those of the file it replaces.
+///
+/// # Errors
+///
+/// Any I/O error from creating, writing, syncing or renaming; its message
+/// names the file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let file_name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("export path {} does not name a file", path.display()),
+        )
+    })?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut temp_name = std::ffi::OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(
+        ".tmp.{}.{}",
+        process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp_path = directory.join(temp_name);
+
+    let result = write_and_rename(&temp_path, path, bytes);
+    if result.is_err() {
+        // The original error matters more than a failed cleanup.
+        let _ = fs::remove_file(&temp_path);
+    }
+    result?;
+    sync_directory(&directory).map_err(|error| with_path(error, "sync directory", &directory))
+}
+
+fn write_and_rename(temp_path: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(temp_path)
+        .map_err(|error| with_path(error, "create", temp_path))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|error| with_path(error, "write", temp_path))?;
+    drop(file);
+    fs::rename(temp_path, path).map_err(|error| with_path(error, "rename into", path))
+}
+
+fn sync_directory(directory: &Path) -> io::Result<()> {
+    File::open(directory)?.sync_all()
+}
+
+/// Adds the action and the path to an I/O error's message, keeping its kind.
+fn with_path(error: io::Error, action: &str, path: &Path) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        format!("failed to {action} {}: {error}", path.display()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directory_entries(directory: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(directory)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn write_atomic_replaces_without_temp_file() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("list.txt");
+        write_atomic(&path, b"old\n").unwrap();
+        write_atomic(&path, b"new\n").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new\n");
+        assert_eq!(directory_entries(directory.path()), ["list.txt"]);
+    }
+
+    #[test]
+    fn write_atomic_missing_directory_fails_cleanly() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("missing").join("list.txt");
+        let error = write_atomic(&path, b"x").unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(error.to_string().contains("missing"), "{error}");
+        assert!(directory_entries(directory.path()).is_empty());
+    }
+
+    #[test]
+    fn write_atomic_failed_rename_removes_temp_file() {
+        let directory = tempfile::tempdir().unwrap();
+        // Renaming a file over a non-empty directory fails.
+        let path = directory.path().join("occupied");
+        fs::create_dir(&path).unwrap();
+        fs::write(path.join("inside"), b"x").unwrap();
+        assert!(write_atomic(&path, b"x").is_err());
+        assert_eq!(directory_entries(directory.path()), ["occupied"]);
+    }
+}

@@ -1,0 +1,227 @@
+//! The `wormsign` binary: arguments, logging, signals, exit codes. The work
+//! is done by the library.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+use wormsign::analysis::Settings;
+use wormsign::cli::{Cli, Command, ConfigCommand, ExportArgs, RulesCommand, RunArgs, ScanArgs};
+use wormsign::config::Config;
+use wormsign::scanner::{RuleSet, check_dir};
+use wormsign::{export, milter, scan, store};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.log);
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("wormsign: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|error| {
+        eprintln!("wormsign: invalid log filter {filter:?} ({error}); using \"info\"");
+        tracing_subscriber::EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let config = load_config(cli.config.as_deref())?;
+    match cli.command {
+        Command::Run(args) => run(config, args),
+        Command::Scan(args) => scan(config, args),
+        Command::Export(args) => export(config, args),
+        Command::Rules(RulesCommand::Check { dir }) => rules_check(config, dir.as_deref()),
+        Command::Config(ConfigCommand::Check) => {
+            println!("{config:#?}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load_rules(config: &Config) -> Result<RuleSet> {
+    let rules = RuleSet::load(config.signatures.as_deref())
+        .context("cannot compile the rules; run `wormsign rules check` for details")?;
+    info!(source = %rules.source, rules = rules.len(), "rules compiled");
+    Ok(rules)
+}
+
+fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {
+    if let Some(listen) = args.listen {
+        config.listen = listen.parse().map_err(anyhow::Error::msg)?;
+    }
+    if let Some(database) = args.database {
+        config.database = database;
+    }
+    let rules = load_rules(&config)?;
+    // Open once up front so a bad database path fails at start, not at the
+    // first sighting.
+    store::open(&config.database)
+        .with_context(|| format!("cannot open database {}", config.database.display()))?;
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(serve(config, rules))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: Config, rules: RuleSet) -> Result<()> {
+    let listener = milter::bind(&config.listen).await?;
+    let (sightings, writer) =
+        store::spawn_writer(config.database.clone(), config.spool.clone(), 4096);
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen = %config.listen,
+        database = %config.database.display(),
+        action = ?config.action,
+        trusted_networks = ?config.trusted_networks_text,
+        "wormsign milter started"
+    );
+    let unix_socket = match &config.listen {
+        wormsign::config::ListenAddr::Unix(path) => Some(path.clone()),
+        wormsign::config::ListenAddr::Inet(_) => None,
+    };
+    let shared = Arc::new(milter::Shared::new(config, rules, sightings));
+
+    let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let reload_shared = shared.clone();
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            info!("SIGHUP received: reloading rules");
+            match reload_shared.reload_rules().await {
+                Ok(count) => info!(rules = count, "rules reloaded"),
+                Err(error) => error!(%error, "rule reload failed; the previous rules stay in use"),
+            }
+        }
+    });
+
+    let shutdown = async {
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(error) => {
+                warn!(%error, "cannot install the SIGTERM handler; stop with SIGINT");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => info!("SIGINT received: stopping"),
+            _ = terminate.recv() => info!("SIGTERM received: stopping"),
+        }
+    };
+    let result = milter::run(listener, shared.clone(), shutdown).await;
+    drop(shared);
+    writer.shutdown().await;
+    if let Some(path) = unix_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    info!("wormsign milter stopped");
+    Ok(result?)
+}
+
+fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
+    let rules = load_rules(&config)?;
+    let settings = Settings {
+        limits: config.limits.clone(),
+        trusted_networks: config.trusted_networks.clone(),
+        scan_timeout_secs: i32::try_from(config.scan_timeout.as_secs()).unwrap_or(i32::MAX),
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let reports = scan::scan_paths(&args.paths, &rules, &settings, threads);
+
+    let mut infected = false;
+    let mut errors = false;
+    for report in &reports {
+        infected |= report.verdict == "infected";
+        errors |= report.verdict == "error";
+        if args.json {
+            println!("{}", serde_json::to_string(report)?);
+        } else {
+            println!("{}", report.line());
+        }
+    }
+    if args.record {
+        let database = args.database.unwrap_or(config.database);
+        let sightings: Vec<_> = reports.iter().filter_map(|r| r.sighting.clone()).collect();
+        let mut connection = store::open(&database)
+            .with_context(|| format!("cannot open database {}", database.display()))?;
+        store::insert_batch(&mut connection, &sightings)
+            .with_context(|| format!("cannot record sightings in {}", database.display()))?;
+        eprintln!(
+            "recorded {} sighting(s) in {}",
+            sightings.len(),
+            database.display()
+        );
+    }
+    Ok(match (errors, infected) {
+        (true, _) => ExitCode::from(2),
+        (false, true) => ExitCode::from(1),
+        (false, false) => ExitCode::SUCCESS,
+    })
+}
+
+fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
+    let format: export::Format = args.format.parse().map_err(anyhow::Error::msg)?;
+    let database = args.database.unwrap_or(config.database);
+    if !database.exists() {
+        bail!(
+            "database {} not found: run `wormsign run` or `wormsign scan --record` first, or pass --database",
+            database.display()
+        );
+    }
+    let connection = store::open(&database)
+        .with_context(|| format!("cannot open database {}", database.display()))?;
+    let query = store::ListingQuery {
+        min_sightings: args.min_sightings,
+        ..Default::default()
+    };
+    let listings = store::listings(&connection, &query)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let text = export::render(format, &listings, &export::ExportOptions::default(), now);
+    match args.output {
+        Some(path) => {
+            export::write_atomic(&path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {} listing(s) to {}", listings.len(), path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rules_check(config: Config, dir: Option<&Path>) -> Result<ExitCode> {
+    let dir = dir.or(config.signatures.as_deref());
+    let errors = check_dir(dir)?;
+    let source = dir.map_or("embedded signatures".to_string(), |d| {
+        d.display().to_string()
+    });
+    if errors.is_empty() {
+        println!("{source}: all rules compile");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for error in &errors {
+        println!("{error}");
+    }
+    println!("{source}: {} error(s)", errors.len());
+    Ok(ExitCode::from(1))
+}

@@ -1,0 +1,218 @@
+//! The milter: listener set-up, shared state, and [`run`].
+
+mod callbacks;
+pub mod session;
+
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::task::{Context as TaskContext, Poll};
+
+use indymilter::{EitherListener, Listener};
+use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tracing::{info, warn};
+
+use crate::analysis::{self, Envelope, Settings, Verdict};
+use crate::config::{Config, ListenAddr};
+use crate::scanner::{RuleSet, RulesError};
+use crate::store::SightingSender;
+
+/// State shared by all sessions.
+pub struct Shared {
+    pub config: Config,
+    pub settings: Settings,
+    rules: RwLock<Arc<RuleSet>>,
+    pub sightings: SightingSender,
+    pub stats: Stats,
+}
+
+/// Counters since start, logged at shutdown.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub messages: AtomicU64,
+    pub infected: AtomicU64,
+    pub errors: AtomicU64,
+    pub truncated: AtomicU64,
+    pub incomplete: AtomicU64,
+}
+
+impl Stats {
+    fn count_verdict(&self, verdict: &Verdict) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        if verdict.is_infected() {
+            self.infected.fetch_add(1, Ordering::Relaxed);
+        }
+        if verdict.truncated {
+            self.truncated.fetch_add(1, Ordering::Relaxed);
+        }
+        if !verdict.anomalies.is_empty() || !verdict.scan_errors.is_empty() {
+            self.incomplete.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn count_error(&self) {
+        self.messages.fetch_add(1, Ordering::Relaxed);
+        self.errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl Shared {
+    /// Builds the shared state from a validated config and a compiled rule set.
+    pub fn new(config: Config, rules: RuleSet, sightings: SightingSender) -> Shared {
+        let settings = Settings {
+            limits: config.limits.clone(),
+            trusted_networks: config.trusted_networks.clone(),
+            scan_timeout_secs: i32::try_from(config.scan_timeout.as_secs()).unwrap_or(i32::MAX),
+        };
+        Shared {
+            config,
+            settings,
+            rules: RwLock::new(Arc::new(rules)),
+            sightings,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The rule set new messages are scanned with.
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.rules
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Recompiles the rules and swaps them in for new messages; messages in
+    /// flight finish on the set they started with. On error the old set
+    /// stays.
+    ///
+    /// # Errors
+    /// The rules failed to compile; every broken file is listed.
+    pub async fn reload_rules(&self) -> Result<usize, RulesError> {
+        let dir = self.config.signatures.clone();
+        let compiled = tokio::task::spawn_blocking(move || RuleSet::load(dir.as_deref()))
+            .await
+            .map_err(|e| RulesError::Yara {
+                message: format!("rule compilation panicked: {e}"),
+            })??;
+        let count = compiled.len();
+        *self
+            .rules
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(compiled);
+        Ok(count)
+    }
+
+    /// Runs the analysis on the blocking pool under the scan time limit.
+    /// Returns the verdict and the message bytes, or why it failed.
+    async fn analyse(
+        &self,
+        raw: Vec<u8>,
+        envelope: Envelope,
+        truncated: bool,
+    ) -> Result<(Verdict, Vec<u8>), String> {
+        let rules = self.rules();
+        let settings = self.settings.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let verdict = analysis::analyse(&rules, &settings, &raw, &envelope, truncated);
+            (verdict, raw)
+        });
+        match tokio::time::timeout(self.config.scan_timeout, task).await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(join_error)) if join_error.is_panic() => {
+                Err(format!("analysis panicked: {join_error}"))
+            }
+            Ok(Err(join_error)) => Err(format!("analysis task failed: {join_error}")),
+            Err(_) => Err(format!(
+                "analysis timed out after {} s",
+                self.config.scan_timeout.as_secs()
+            )),
+        }
+    }
+}
+
+/// A TCP listener that sets TCP_NODELAY on every connection. Without it,
+/// each milter exchange waits for the peer's delayed ACK.
+pub struct NoDelayListener(pub TcpListener);
+
+impl Listener for NoDelayListener {
+    type Io = TcpStream;
+
+    fn poll_accept(&mut self, cx: &mut TaskContext<'_>) -> Poll<io::Result<TcpStream>> {
+        self.0.poll_accept(cx).map_ok(|(stream, peer)| {
+            if let Err(error) = stream.set_nodelay(true) {
+                warn!(%peer, %error, "cannot set TCP_NODELAY");
+            }
+            stream
+        })
+    }
+}
+
+/// The listener [`run`] serves on.
+pub type MilterListener = EitherListener<NoDelayListener, UnixListener>;
+
+/// Binds the configured socket. A stale Unix socket file is removed first.
+///
+/// # Errors
+/// The address cannot be bound; the error names it.
+pub async fn bind(addr: &ListenAddr) -> io::Result<MilterListener> {
+    let with_addr =
+        |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
+    match addr {
+        ListenAddr::Inet(host_port) => {
+            let listener = TcpListener::bind(host_port.as_str())
+                .await
+                .map_err(with_addr)?;
+            Ok(EitherListener::Tcp(NoDelayListener(listener)))
+        }
+        ListenAddr::Unix(path) => {
+            remove_stale_socket(path)?;
+            let listener = UnixListener::bind(path).map_err(with_addr)?;
+            Ok(EitherListener::Unix(listener))
+        }
+    }
+}
+
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket: remove it or choose another listen path",
+                path.display()
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Serves the milter protocol on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// The listener failed to accept connections.
+pub async fn run(
+    listener: MilterListener,
+    shared: Arc<Shared>,
+    shutdown: impl Future,
+) -> io::Result<()> {
+    let config = indymilter::Config {
+        max_connections: shared.config.max_sessions,
+        ..Default::default()
+    };
+    let callbacks = callbacks::callbacks(shared.clone());
+    let result = indymilter::run(listener, callbacks, config, shutdown).await;
+    let stats = &shared.stats;
+    info!(
+        messages = stats.messages.load(Ordering::Relaxed),
+        infected = stats.infected.load(Ordering::Relaxed),
+        errors = stats.errors.load(Ordering::Relaxed),
+        truncated = stats.truncated.load(Ordering::Relaxed),
+        incomplete = stats.incomplete.load(Ordering::Relaxed),
+        "milter stopped"
+    );
+    result
+}

@@ -1,0 +1,365 @@
+//! The trust path: from the SMTP client down the Received chain to the origin.
+//!
+//! Each Received header is written by the host that received the message,
+//! so a header is only as trustworthy as its writer. The walk starts at the
+//! SMTP client, whose address the MTA took from the connection itself, and reads one header further
+//! down only while the host that wrote it is a trusted relay. The first host
+//! that is not trusted is the origin: everything below it may be forged.
+
+use std::net::IpAddr;
+
+use super::networks::canonical_ip;
+use super::{Hop, NetworkList, parse_received};
+
+/// Method by which an origin was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OriginMethod {
+    /// The SMTP client of the connection: it was untrusted or authenticated.
+    Connect,
+    /// Taken from a Received header written by a trusted relay.
+    Received,
+}
+
+impl OriginMethod {
+    /// Returns the lowercase name stored with a sighting.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OriginMethod::Connect => "connect",
+            OriginMethod::Received => "received",
+        }
+    }
+}
+
+/// The host that injected the message into the mail system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// Address of the origin, IPv4-mapped IPv6 converted to IPv4.
+    pub ip: IpAddr,
+    /// Method by which the address was found.
+    pub method: OriginMethod,
+    /// Index of the Received header (0 = newest) the IP came from; `None` for `Connect`.
+    pub hop: Option<usize>,
+    /// The parsed hop the IP came from; `None` for `Connect`.
+    pub relay: Option<Hop>,
+}
+
+impl Origin {
+    fn connect(ip: IpAddr) -> Origin {
+        Origin {
+            ip,
+            method: OriginMethod::Connect,
+            hop: None,
+            relay: None,
+        }
+    }
+
+    fn received(ip: IpAddr, index: usize, hop: Hop) -> Origin {
+        Origin {
+            ip,
+            method: OriginMethod::Received,
+            hop: Some(index),
+            relay: Some(hop),
+        }
+    }
+}
+
+/// Starting point of the trust walk.
+#[derive(Debug, Clone, Default)]
+pub struct TrustInput<'a> {
+    /// SMTP client IP from the connect callback; `None` offline.
+    pub client_ip: Option<IpAddr>,
+    /// True when the SMTP client authenticated (`{auth_authen}` set).
+    pub client_authenticated: bool,
+    /// Received header values, newest first, unfolded.
+    pub received: &'a [String],
+}
+
+/// Finds the origin: the first host on the path that is not trusted.
+///
+/// The rules, in order:
+///
+/// 1. Loopback (127.0.0.0/8, `::1`, also in IPv4-mapped form) is always a
+///    trusted relay, even when `trusted` excludes it. Other addresses are trusted
+///    when `trusted` contains them.
+/// 2. An authenticated SMTP client (`client_authenticated`) is the origin,
+///    method `Connect`, even when trusted, because a user who logged in
+///    submitted the message. On loopback such a client is a local program
+///    or user of this host and the result is `None`.
+/// 3. An untrusted SMTP client is the origin, method `Connect`.
+/// 4. While the current host is trusted, the next Received header (index 0
+///    first) is parsed. A header that yields no hop (local pickup, qmail
+///    "invoked by", unparseable text) is skipped. Otherwise the hop's
+///    address becomes the current host.
+/// 5. An authenticated hop (`with ESMTPA`, `(authenticated bits=0)` ...)
+///    ends the walk at its address, method `Received`, even when trusted;
+///    as in rule 2, an authenticated loopback hop gives `None`.
+/// 6. The first untrusted hop is the origin, method `Received`.
+/// 7. When the headers run out while every host was trusted, the result is
+///    `None`: the message was made inside the trusted network.
+///
+/// With no `client_ip` (an offline scan of a file) the walk starts at rule 4:
+/// the newest header's client is the first relay, as in SpamAssassin.
+///
+/// A header that names the current host again is harmless: when a content
+/// filter reinjects the message over loopback, or the MTA shows its own
+/// header for this connection to the milter, the repeated trusted address
+/// moves the walk on by one header and the origin stays the same.
+///
+/// Headers below the first untrusted hop are never read.
+///
+/// NOTE: a skipped header is not checked further. When a trusted relay
+/// writes a layout that [`parse_received`] cannot read, the walk goes on to
+/// the header below it, which that relay's client wrote and may have forged.
+pub fn find_origin(input: &TrustInput<'_>, trusted: &NetworkList) -> Option<Origin> {
+    let is_trusted = |ip: IpAddr| is_loopback(ip) || trusted.contains(ip);
+
+    if let Some(client) = input.client_ip.map(canonical_ip) {
+        if input.client_authenticated {
+            return (!is_loopback(client)).then(|| Origin::connect(client));
+        }
+        if !is_trusted(client) {
+            return Some(Origin::connect(client));
+        }
+    }
+
+    for (index, value) in input.received.iter().enumerate() {
+        let Some(hop) = parse_received(value) else {
+            continue;
+        };
+        let Some(ip) = hop.ip.map(canonical_ip) else {
+            continue;
+        };
+        if hop.authenticated {
+            return (!is_loopback(ip)).then(|| Origin::received(ip, index, hop));
+        }
+        if !is_trusted(ip) {
+            return Some(Origin::received(ip, index, hop));
+        }
+    }
+    None
+}
+
+/// True for 127.0.0.0/8 and `::1`, also in IPv4-mapped form.
+fn is_loopback(ip: IpAddr) -> bool {
+    canonical_ip(ip).is_loopback()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn postfix(helo: &str, address: &str, with: &str) -> String {
+        format!(
+            "from {helo} (host.example [{address}]) by mx.example.net (Postfix) with {with} id 4AB12C3D4E; Mon, 1 Jan 2024 10:00:00 +0000"
+        )
+    }
+
+    fn walk(
+        client: Option<&str>,
+        authenticated: bool,
+        received: &[String],
+        trusted: &[&str],
+    ) -> Option<Origin> {
+        let input = TrustInput {
+            client_ip: client.map(ip),
+            client_authenticated: authenticated,
+            received,
+        };
+        find_origin(&input, &NetworkList::parse(trusted).unwrap())
+    }
+
+    /// Returns (ip, method, hop index) for compact comparisons.
+    fn summary(origin: Option<Origin>) -> Option<(IpAddr, OriginMethod, Option<usize>)> {
+        origin.map(|o| (o.ip, o.method, o.hop))
+    }
+
+    #[test]
+    fn loopback_client_takes_received_hop() {
+        let received = [postfix("client.example", "203.0.113.7", "ESMTP")];
+        let origin = walk(Some("127.0.0.1"), false, &received, &[]).unwrap();
+        assert_eq!(origin.ip, ip("203.0.113.7"));
+        assert_eq!(origin.method, OriginMethod::Received);
+        assert_eq!(origin.hop, Some(0));
+        assert_eq!(
+            origin.relay.unwrap().helo.as_deref(),
+            Some("client.example")
+        );
+    }
+
+    #[test]
+    fn untrusted_client_is_connect() {
+        let received = [postfix("x", "198.51.100.1", "ESMTP")];
+        let origin = walk(Some("203.0.113.50"), false, &received, &["192.0.2.0/24"]);
+        assert_eq!(
+            summary(origin),
+            Some((ip("203.0.113.50"), OriginMethod::Connect, None))
+        );
+    }
+
+    #[test]
+    fn forged_header_below_untrusted_hop_ignored() {
+        let received = [
+            postfix("attacker.example", "203.0.113.7", "ESMTP"),
+            postfix("innocent.example", "198.51.100.99", "ESMTP"),
+            postfix("also-forged", "10.9.9.9", "ESMTPA"),
+        ];
+        let from_loopback = walk(Some("127.0.0.1"), false, &received, &[]);
+        assert_eq!(
+            summary(from_loopback),
+            Some((ip("203.0.113.7"), OriginMethod::Received, Some(0)))
+        );
+        let untrusted = walk(Some("203.0.113.7"), false, &received, &[]);
+        assert_eq!(
+            summary(untrusted),
+            Some((ip("203.0.113.7"), OriginMethod::Connect, None))
+        );
+    }
+
+    #[test]
+    fn trusted_relay_chain() {
+        let received = [
+            postfix("relay2", "192.0.2.20", "ESMTP"),
+            postfix("relay1", "192.0.2.10", "ESMTP"),
+            "(qmail 10681 invoked by uid 404); 14 Nov 2003 08:05:52 -0000".to_owned(),
+            postfix("infected-pc", "198.51.100.66", "SMTP"),
+            postfix("forged", "203.0.113.1", "SMTP"),
+        ];
+        let trusted = ["192.0.2.0/24"];
+        let origin = walk(Some("192.0.2.30"), false, &received, &trusted);
+        assert_eq!(
+            summary(origin),
+            Some((ip("198.51.100.66"), OriginMethod::Received, Some(3)))
+        );
+        let offline = walk(None, false, &received, &trusted);
+        assert_eq!(
+            summary(offline),
+            Some((ip("198.51.100.66"), OriginMethod::Received, Some(3)))
+        );
+    }
+
+    #[test]
+    fn walk_table() {
+        let internal = postfix("a", "192.0.2.5", "ESMTP");
+        let external = postfix("b", "203.0.113.9", "ESMTP");
+        let submitted = postfix("laptop", "198.51.100.23", "ESMTPSA");
+        let local_submitted = postfix("localhost", "127.0.0.1", "ESMTPA");
+        let mapped = postfix("c", "IPv6:::ffff:203.0.113.77", "ESMTP");
+        let trusted = ["192.0.2.0/24"];
+        // (client, client authenticated, headers, expected)
+        type Case<'a> = (
+            Option<&'a str>,
+            bool,
+            Vec<String>,
+            Option<(&'a str, OriginMethod, Option<usize>)>,
+        );
+        let cases: Vec<Case<'_>> = vec![
+            // The chain ends inside the trusted network.
+            (Some("127.0.0.1"), false, vec![internal.clone()], None),
+            (Some("::1"), false, vec![], None),
+            (None, false, vec![], None),
+            // Authenticated clients.
+            (
+                Some("192.0.2.5"),
+                true,
+                vec![external.clone()],
+                Some(("192.0.2.5", OriginMethod::Connect, None)),
+            ),
+            (Some("127.0.0.1"), true, vec![external.clone()], None),
+            (Some("::ffff:127.0.0.1"), true, vec![], None),
+            // An authenticated hop ends the walk, even when trusted.
+            (
+                Some("192.0.2.5"),
+                false,
+                vec![submitted.clone(), external.clone()],
+                Some(("198.51.100.23", OriginMethod::Received, Some(0))),
+            ),
+            (
+                Some("127.0.0.1"),
+                false,
+                vec![local_submitted, external.clone()],
+                None,
+            ),
+            // IPv4-mapped client and hop addresses are matched as IPv4.
+            (
+                Some("::ffff:192.0.2.5"),
+                false,
+                vec![external.clone()],
+                Some(("203.0.113.9", OriginMethod::Received, Some(0))),
+            ),
+            (
+                Some("::ffff:203.0.113.1"),
+                false,
+                vec![],
+                Some(("203.0.113.1", OriginMethod::Connect, None)),
+            ),
+            (
+                Some("127.0.0.1"),
+                false,
+                vec![mapped],
+                Some(("203.0.113.77", OriginMethod::Received, Some(0))),
+            ),
+            // Offline: the newest header's client is the first relay.
+            (
+                None,
+                false,
+                vec![external.clone(), internal.clone()],
+                Some(("203.0.113.9", OriginMethod::Received, Some(0))),
+            ),
+            (
+                None,
+                false,
+                vec![internal.clone(), external.clone()],
+                Some(("203.0.113.9", OriginMethod::Received, Some(1))),
+            ),
+        ];
+        for (client, authenticated, headers, expected) in cases {
+            let origin = walk(client, authenticated, &headers, &trusted);
+            let expected = expected.map(|(address, method, hop)| (ip(address), method, hop));
+            assert_eq!(
+                summary(origin),
+                expected,
+                "client {client:?}, authenticated {authenticated}, headers {headers:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reinjection_over_loopback_counts_once() {
+        // Postfix -> content filter -> Postfix over loopback, with the
+        // milter on the reinjecting smtpd, which shows its own header.
+        let received = [
+            "from localhost (localhost [127.0.0.1]) by mx.example.net (Postfix) with ESMTP id 2B; Mon, 1 Jan 2024 10:00:02 +0000".to_owned(),
+            "from mx.example.net ([127.0.0.1]) by localhost (amavisd-new, port 10024) with ESMTP id x1; Mon, 1 Jan 2024 10:00:01 +0000".to_owned(),
+            postfix("worm.example", "203.0.113.7", "ESMTP"),
+            postfix("forged.example", "198.51.100.200", "ESMTP"),
+        ];
+        let origin = walk(Some("127.0.0.1"), false, &received, &[]);
+        assert_eq!(
+            summary(origin),
+            Some((ip("203.0.113.7"), OriginMethod::Received, Some(2)))
+        );
+    }
+
+    #[test]
+    fn own_header_for_trusted_client_counts_once() {
+        let received = [
+            postfix("relay.example", "192.0.2.10", "ESMTP"),
+            postfix("worm.example", "203.0.113.7", "ESMTP"),
+        ];
+        let origin = walk(Some("192.0.2.10"), false, &received, &["192.0.2.0/24"]);
+        assert_eq!(
+            summary(origin),
+            Some((ip("203.0.113.7"), OriginMethod::Received, Some(1)))
+        );
+    }
+
+    #[test]
+    fn method_names() {
+        assert_eq!(OriginMethod::Connect.as_str(), "connect");
+        assert_eq!(OriginMethod::Received.as_str(), "received");
+    }
+}

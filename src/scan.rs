@@ -1,0 +1,328 @@
+//! Offline scan: the milter's analysis over .eml files, mbox files and
+//! Maildir folders.
+//!
+//! A directory is read as a Maildir when it has a `cur` or `new`
+//! subdirectory (every file in those is a message); any other directory is
+//! searched recursively for files named `*.eml`, `*.txt`, `*.msg`, `*.mbox`
+//! or without an extension. A file whose first line starts with `From ` is
+//! an mbox (mboxrd: `>From ` lines are unescaped); any other file is one
+//! message.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+
+use crate::analysis::{self, Envelope, Settings, Verdict};
+use crate::scanner::RuleSet;
+use crate::store::Sighting;
+
+/// One message's result, in the `--json` output format.
+#[derive(Debug, Serialize)]
+pub struct ScanReport {
+    /// The file, with `#N` appended for the Nth message of an mbox.
+    pub path: String,
+    pub message_id: Option<String>,
+    /// `infected`, `clean` or `error`.
+    pub verdict: &'static str,
+    pub matches: Vec<ReportMatch>,
+    pub origin: Option<ReportOrigin>,
+    pub error: Option<String>,
+    /// Sighting to record with `--record`; not printed.
+    #[serde(skip)]
+    pub sighting: Option<Sighting>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportMatch {
+    pub rule: String,
+    pub family: String,
+    pub variant: Option<String>,
+    pub confidence: &'static str,
+    pub object: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportOrigin {
+    pub ip: String,
+    pub method: &'static str,
+}
+
+impl ScanReport {
+    fn error(path: String, error: String) -> ScanReport {
+        ScanReport {
+            path,
+            message_id: None,
+            verdict: "error",
+            matches: Vec::new(),
+            origin: None,
+            error: Some(error),
+            sighting: None,
+        }
+    }
+
+    fn from_verdict(path: String, verdict: &Verdict, sighting: Option<Sighting>) -> ScanReport {
+        ScanReport {
+            path,
+            message_id: verdict.message_id.clone(),
+            verdict: if verdict.is_infected() {
+                "infected"
+            } else {
+                "clean"
+            },
+            matches: verdict
+                .matches
+                .iter()
+                .map(|m| ReportMatch {
+                    rule: m.rule.clone(),
+                    family: m.family.clone(),
+                    variant: m.variant.clone(),
+                    confidence: m.confidence.as_str(),
+                    object: m.object.clone(),
+                })
+                .collect(),
+            origin: verdict.origin.as_ref().map(|o| ReportOrigin {
+                ip: o.ip.to_string(),
+                method: o.method.as_str(),
+            }),
+            error: None,
+            sighting,
+        }
+    }
+
+    /// The one-line text form.
+    pub fn line(&self) -> String {
+        match (self.verdict, self.matches.first()) {
+            ("error", _) => format!(
+                "{}: error: {}",
+                self.path,
+                self.error.as_deref().unwrap_or("unknown")
+            ),
+            ("infected", _) => {
+                let hit = self
+                    .matches
+                    .iter()
+                    .max_by_key(|m| confidence_rank(m.confidence))
+                    .expect("an infected verdict has a match");
+                let origin = self.origin.as_ref().map_or("unknown", |o| o.ip.as_str());
+                format!(
+                    "{}: infected {} {} rule={} object={} origin={}",
+                    self.path,
+                    hit.family,
+                    hit.variant.as_deref().unwrap_or("-"),
+                    hit.rule,
+                    hit.object,
+                    origin
+                )
+            }
+            (_, Some(low)) => format!("{}: clean (low-confidence match {})", self.path, low.rule),
+            _ => format!("{}: clean", self.path),
+        }
+    }
+}
+
+fn confidence_rank(confidence: &str) -> u8 {
+    match confidence {
+        "high" => 2,
+        "medium" => 1,
+        _ => 0,
+    }
+}
+
+/// One source of messages found under the given paths.
+#[derive(Debug)]
+enum Source {
+    File(PathBuf),
+    /// A path that could not be read, with the error.
+    Unreadable(PathBuf, String),
+}
+
+/// Collects message files under `paths`, in a stable order.
+fn collect_sources(paths: &[PathBuf]) -> Vec<Source> {
+    let mut sources = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => collect_dir(path, &mut sources),
+            Ok(_) => sources.push(Source::File(path.clone())),
+            Err(error) => sources.push(Source::Unreadable(path.clone(), error.to_string())),
+        }
+    }
+    sources
+}
+
+fn collect_dir(dir: &Path, sources: &mut Vec<Source>) {
+    let is_maildir = dir.join("cur").is_dir() || dir.join("new").is_dir();
+    if is_maildir {
+        for sub in ["new", "cur"] {
+            let mut files = list_dir(&dir.join(sub), sources);
+            files.retain(|p| p.is_file());
+            sources.extend(files.into_iter().map(Source::File));
+        }
+        return;
+    }
+    for path in list_dir(dir, sources) {
+        if path.is_dir() {
+            collect_dir(&path, sources);
+        } else if looks_like_message_file(&path) {
+            sources.push(Source::File(path));
+        }
+    }
+}
+
+fn list_dir(dir: &Path, sources: &mut Vec<Source>) -> Vec<PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            let mut paths: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            paths.sort();
+            paths
+        }
+        Err(error) => {
+            sources.push(Source::Unreadable(dir.to_path_buf(), error.to_string()));
+            Vec::new()
+        }
+    }
+}
+
+fn looks_like_message_file(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        None => true,
+        Some(ext) => ["eml", "txt", "msg", "mbox"]
+            .iter()
+            .any(|known| ext.eq_ignore_ascii_case(known)),
+    }
+}
+
+/// Splits an mbox into messages; `>From ` escapes are undone (mboxrd).
+pub fn split_mbox(data: &[u8]) -> Vec<Vec<u8>> {
+    let mut messages = Vec::new();
+    let mut current: Option<Vec<u8>> = None;
+    let mut previous_blank = true;
+    for line in data.split_inclusive(|&b| b == b'\n') {
+        if previous_blank && line.starts_with(b"From ") {
+            messages.extend(current.take());
+            current = Some(Vec::new());
+            previous_blank = false;
+            continue;
+        }
+        previous_blank = line == b"\n" || line == b"\r\n";
+        let Some(message) = current.as_mut() else {
+            continue;
+        };
+        let unescaped = match line.iter().position(|&b| b != b'>') {
+            Some(n) if n > 0 && line[n..].starts_with(b"From ") => &line[1..],
+            _ => line,
+        };
+        message.extend_from_slice(unescaped);
+    }
+    messages.extend(current);
+    // The blank line before each "From " separator belongs to the mbox format.
+    for message in &mut messages {
+        if message.ends_with(b"\n\n") {
+            message.pop();
+        } else if message.ends_with(b"\r\n\r\n") {
+            message.truncate(message.len() - 2);
+        }
+    }
+    messages
+}
+
+fn scan_file(path: &Path, rules: &RuleSet, settings: &Settings) -> Vec<ScanReport> {
+    let name = path.display().to_string();
+    let data = match std::fs::read(path) {
+        Ok(data) => data,
+        Err(error) => return vec![ScanReport::error(name, format!("cannot read: {error}"))],
+    };
+    if data.starts_with(b"From ") {
+        split_mbox(&data)
+            .iter()
+            .enumerate()
+            .map(|(i, message)| scan_message(format!("{name}#{}", i + 1), message, rules, settings))
+            .collect()
+    } else {
+        vec![scan_message(name, &data, rules, settings)]
+    }
+}
+
+fn scan_message(path: String, raw: &[u8], rules: &RuleSet, settings: &Settings) -> ScanReport {
+    let envelope = Envelope::default();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        analysis::analyse(rules, settings, raw, &envelope, false)
+    }));
+    match outcome {
+        Ok(verdict) => {
+            let now = time::OffsetDateTime::now_utc().unix_timestamp();
+            let sighting = analysis::sighting(&verdict, &envelope, raw, raw.len() as u64, now);
+            ScanReport::from_verdict(path, &verdict, sighting)
+        }
+        Err(_) => ScanReport::error(path, "analysis panicked".to_string()),
+    }
+}
+
+/// Scans every message under `paths` on `threads` worker threads and
+/// returns the reports in path order.
+pub fn scan_paths(
+    paths: &[PathBuf],
+    rules: &RuleSet,
+    settings: &Settings,
+    threads: usize,
+) -> Vec<ScanReport> {
+    let sources = collect_sources(paths);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Vec<ScanReport>>>> =
+        Mutex::new((0..sources.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(source) = sources.get(index) else {
+                        break;
+                    };
+                    let reports = match source {
+                        Source::File(path) => scan_file(path, rules, settings),
+                        Source::Unreadable(path, error) => {
+                            vec![ScanReport::error(path.display().to_string(), error.clone())]
+                        }
+                    };
+                    results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(reports);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mbox_is_split_and_unescaped() {
+        let mbox = b"From a@example.org Mon Jan  1 00:00:00 2024\nSubject: one\n\n>From here\nbody\n\nFrom b@example.org Mon Jan  1 00:00:00 2024\nSubject: two\n\nx\n";
+        let messages = split_mbox(mbox);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0], b"Subject: one\n\nFrom here\nbody\n");
+        assert_eq!(messages[1], b"Subject: two\n\nx\n");
+    }
+
+    #[test]
+    fn message_file_names() {
+        let cases = [
+            ("a.eml", true),
+            ("00001.7c53336b37003a9286aba55d2945844c.txt", true),
+            ("00001.7c53336b37003a9286aba55d2945844c.json", false),
+            ("noext", true),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(looks_like_message_file(Path::new(name)), expected, "{name}");
+        }
+    }
+}

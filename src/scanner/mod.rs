@@ -1,0 +1,101 @@
+//! YARA rules: loading (with per-file errors), compilation and the scan of
+//! one scan object.
+//!
+//! Rules see each scan object's decoded bytes plus external variables that
+//! describe the object, the message and the SMTP session (see
+//! [`EXTERNALS`]). A rule set is compiled once and shared read-only by all
+//! workers; a scanner is created per scan, which costs microseconds.
+
+mod rules;
+
+use std::fmt;
+
+pub use rules::{RuleFileError, RuleSet, RulesError, check_dir};
+
+/// The external variables every rule can use, all strings unless noted.
+///
+/// Per object: `file_name`, `content_type` (lower-case `type/subtype`),
+/// `object_path` (`message`, `2`, `2.1!File.exe`), `object_kind`
+/// (`message`, `part`, `archive_member`). Per message: `subject`,
+/// `from_domain`, `attachment_names` (newline-separated), `has_executable`
+/// and `has_zip` (booleans). Per SMTP session (empty offline): `helo`,
+/// `envelope_from`, `recipient_domains` (space-separated).
+pub const EXTERNALS: &[&str] = &[
+    "file_name",
+    "content_type",
+    "object_path",
+    "object_kind",
+    "subject",
+    "from_domain",
+    "attachment_names",
+    "helo",
+    "envelope_from",
+    "recipient_domains",
+];
+
+/// Boolean external variables.
+pub const BOOL_EXTERNALS: &[&str] = &["has_executable", "has_zip"];
+
+/// How sure a rule is. Only `Medium` and `High` make a message infected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl Confidence {
+    /// Parses the value of a rule's `confidence` meta.
+    pub fn parse(text: &str) -> Option<Confidence> {
+        match text {
+            "low" => Some(Confidence::Low),
+            "medium" => Some(Confidence::Medium),
+            "high" => Some(Confidence::High),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+
+    /// True when a match of this confidence alone makes a message infected.
+    pub fn is_actionable(self) -> bool {
+        self >= Confidence::Medium
+    }
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One rule that matched one scan object.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Match {
+    pub rule: String,
+    pub family: String,
+    pub variant: Option<String>,
+    pub confidence: Confidence,
+    /// Path of the scan object that matched.
+    pub object: String,
+}
+
+/// The per-message and per-session values of the external variables.
+#[derive(Debug, Clone, Default)]
+pub struct MessageContext {
+    pub subject: String,
+    pub from_domain: String,
+    pub attachment_names: String,
+    pub has_executable: bool,
+    pub has_zip: bool,
+    pub helo: String,
+    pub envelope_from: String,
+    pub recipient_domains: String,
+}
