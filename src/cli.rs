@@ -76,9 +76,17 @@ pub struct ExportArgs {
     /// instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// For `--format rbldnsd`: where to write the IPv6 data set (rbldnsd
+    /// type ip6trie, one /64 per host). Default: the --output path plus `6`.
+    #[arg(long)]
+    pub output6: Option<PathBuf>,
     /// SQLite database to read (overrides `database`).
     #[arg(long)]
     pub database: Option<PathBuf>,
+    /// For `--format rbldnsd`: TXT answer template; rbldnsd replaces `$`
+    /// with the queried IP, so it can carry a lookup URL.
+    #[arg(long)]
+    pub txt_template: Option<String>,
     /// List only hosts with at least this many sightings.
     #[arg(long, default_value_t = 1)]
     pub min_sightings: u64,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
@@ -181,30 +181,48 @@ fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
 }
 
 fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
-    let format: export::Format = args.format.parse().map_err(anyhow::Error::msg)?;
+    let format: export::Format = args.format.parse()?;
     let database = args.database.unwrap_or(config.database);
-    if !database.exists() {
-        bail!(
-            "database {} not found: run `wormsign run` or `wormsign scan --record` first, or pass --database",
-            database.display()
-        );
-    }
-    let connection = store::open(&database)
-        .with_context(|| format!("cannot open database {}", database.display()))?;
+    let connection = store::open_read_only(&database)?;
     let query = store::ListingQuery {
         min_sightings: args.min_sightings,
         ..Default::default()
     };
     let listings = store::listings(&connection, &query)?;
+    let mut options = export::ExportOptions::default();
+    if let Some(template) = args.txt_template {
+        options.rbldnsd_txt_template = template;
+    }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let text = export::render(format, &listings, &export::ExportOptions::default(), now);
-    match args.output {
-        Some(path) => {
-            export::write_atomic(&path, text.as_bytes())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!("wrote {} listing(s) to {}", listings.len(), path.display());
+    let text = export::render(format, &listings, &options, now);
+    let listed = listings
+        .iter()
+        .filter(|l| l.ip.parse().is_ok_and(export::is_listable))
+        .count();
+    let ipv6 = listings.iter().filter(|l| l.ip.contains(':')).count();
+
+    let Some(path) = args.output else {
+        print!("{text}");
+        if format == export::Format::Rbldnsd && ipv6 > 0 {
+            eprintln!(
+                "wormsign: {ipv6} IPv6 listing(s) not printed: the rbldnsd IPv6 data set needs --output (and --output6)"
+            );
         }
-        None => print!("{text}"),
+        return Ok(ExitCode::SUCCESS);
+    };
+    export::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("wrote {listed} listing(s) to {}", path.display());
+    if format == export::Format::Rbldnsd {
+        let path6 = args.output6.unwrap_or_else(|| {
+            let mut name = path.clone().into_os_string();
+            name.push("6");
+            name.into()
+        });
+        let text6 = export::render_rbldnsd_ip6(&listings, &options, now);
+        export::write_atomic(&path6, text6.as_bytes())
+            .with_context(|| format!("cannot write {}", path6.display()))?;
+        eprintln!("wrote the IPv6 data set to {}", path6.display());
     }
     Ok(ExitCode::SUCCESS)
 }

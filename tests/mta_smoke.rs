@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DOMAIN, Postfix, Sendmail, base64_encode, e2e_enabled, encode_data, free_port};
+use common::{DOMAIN, Postfix, Sendmail, base64_encode, encode_data, free_port};
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -41,9 +41,6 @@ fn closed_milter_socket() -> String {
 
 #[test]
 fn postfix_delivers_without_milter() {
-    if !e2e_enabled("postfix_delivers_without_milter") {
-        return;
-    }
     let postfix = Postfix::start(None);
     let recipient = format!("alice@{DOMAIN}");
     let data = smoke_message("no-milter");
@@ -63,9 +60,6 @@ fn postfix_delivers_without_milter() {
 
 #[test]
 fn postfix_fails_open_when_milter_down() {
-    if !e2e_enabled("postfix_fails_open_when_milter_down") {
-        return;
-    }
     let postfix = Postfix::start(Some(&closed_milter_socket()));
     let recipient = format!("alice@{DOMAIN}");
     let data = smoke_message("milter-down");
@@ -90,9 +84,6 @@ fn postfix_fails_open_when_milter_down() {
 
 #[test]
 fn postfix_rejects_unknown_recipient() {
-    if !e2e_enabled("postfix_rejects_unknown_recipient") {
-        return;
-    }
     let postfix = Postfix::start(None);
     let recipient = format!("nobody-here@{DOMAIN}");
 
@@ -110,9 +101,6 @@ fn postfix_rejects_unknown_recipient() {
 
 #[test]
 fn postfix_tempfails_when_configured() {
-    if !e2e_enabled("postfix_tempfails_when_configured") {
-        return;
-    }
     let postfix = Postfix::start_with(
         Some(&closed_milter_socket()),
         &[("PF_MILTER_DEFAULT", "tempfail")],
@@ -132,9 +120,6 @@ fn postfix_tempfails_when_configured() {
 
 #[test]
 fn sendmail_fails_open_when_milter_down() {
-    if !e2e_enabled("sendmail_fails_open_when_milter_down") {
-        return;
-    }
     let sendmail = Sendmail::start(Some(&closed_milter_socket()));
     let recipient = format!("alice@{DOMAIN}");
     let data = smoke_message("sendmail-milter-down");

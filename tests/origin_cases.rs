@@ -223,8 +223,9 @@ fn trust_path_cases() {
     }
 
     println!("trust path cases: {checked} of {} checked", cases.len());
+    // 20 of the 23 scenarios need no MSA support.
     assert!(
-        checked >= 19,
+        checked >= 20,
         "only {checked} trust path cases were checked"
     );
 }

@@ -8,8 +8,8 @@
 #      Sendmail's own packages under target/e2e, because sendmail-bin conflicts with postfix;
 #   2. fetches the SpamAssassin public corpus into target/corpus/spamassassin and exports
 #      WORMSIGN_SA_CORPUS with its path;
-#   3. runs `cargo test --all-targets` (debug profile only) with WORMSIGN_E2E=1, so the
-#      end-to-end tests drive real Postfix and Sendmail instances on loopback;
+#   3. runs `cargo test --all-targets` (debug profile only); the end-to-end tests drive
+#      real Postfix and Sendmail instances on loopback;
 #   4. runs `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`.
 # Every step is required: a missing tool or a failing step stops the run with a non-zero
 # exit status, and no test is skipped.
@@ -77,7 +77,6 @@ export WORMSIGN_SA_CORPUS=$REPO/target/corpus/spamassassin
 bash tests/corpus/fetch-spamassassin.sh "$WORMSIGN_SA_CORPUS"
 
 step "cargo test --all-targets"
-export WORMSIGN_E2E=1
 cargo test --all-targets
 
 step "cargo fmt --check"

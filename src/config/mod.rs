@@ -211,7 +211,12 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|err| {
             let line = err
                 .span()
-                .map(|span| text[..span.start.min(text.len())].lines().count().max(1))
+                .map(|span| {
+                    1 + text.as_bytes()[..span.start.min(text.len())]
+                        .iter()
+                        .filter(|&&b| b == b'\n')
+                        .count()
+                })
                 .unwrap_or(1);
             ConfigError::Syntax {
                 path: path.to_path_buf(),

@@ -1,4 +1,4 @@
-//! Atomic file replacement, so a reader such as rbldnsd sees either the old
+//! Atomic file replacement, so a reader such as rbldnsd reads either the old
 //! or the new export, never a partial one.
 
 use std::fs::{self, File, OpenOptions};

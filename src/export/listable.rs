@@ -1,4 +1,4 @@
-//! Which addresses may appear in an exported blocklist.
+//! The address filter for exported blocklists.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -127,8 +127,8 @@ mod tests {
             listing("garbage"),
             listing("192.168.0.1"),
         ];
-        let kept = entries(&listings);
-        assert_eq!(kept.len(), 1);
-        assert_eq!(kept[0].ip, "192.0.2.5".parse::<IpAddr>().unwrap());
+        let listable = entries(&listings);
+        assert_eq!(listable.len(), 1);
+        assert_eq!(listable[0].ip, "192.0.2.5".parse::<IpAddr>().unwrap());
     }
 }

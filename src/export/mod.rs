@@ -86,7 +86,7 @@ impl FromStr for Format {
 /// Settings of the rbldnsd output; the other formats have none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportOptions {
-    /// TTL of the answers in seconds, written as `$TTL`.
+    /// TTL of DNS responses in seconds, written as `$TTL`.
     pub rbldnsd_ttl: u32,
     /// The A record returned for a listed address (RFC 5782 uses
     /// 127.0.0.0/8 values; 127.0.0.2 is the usual "listed").
@@ -115,7 +115,7 @@ impl Default for ExportOptions {
 /// time written into formats that carry one (rbldnsd).
 ///
 /// Listings whose address does not parse or is not [`is_listable`] are left
-/// out. For [`Format::Rbldnsd`] the result holds the IPv4 listings only;
+/// out. For [`Format::Rbldnsd`] the result contains the IPv4 listings only;
 /// render the IPv6 file with [`render_rbldnsd_ip6`].
 pub fn render(format: Format, listings: &[Listing], options: &ExportOptions, now: i64) -> String {
     let entries = listable::entries(listings);

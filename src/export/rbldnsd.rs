@@ -8,8 +8,8 @@
 //!     bl.example.org:ip6trie:wormsign.rbldnsd6
 //! ```
 //!
-//! IPv4 file (`ip4set`): comment lines start with `#`; `$TTL` sets the answer
-//! TTL; a line starting with `:` sets the default A value and TXT template
+//! IPv4 file (`ip4set`): comment lines start with `#`. `$TTL` sets the TTL
+//! of DNS responses. A line starting with `:` sets the default A value and TXT template
 //! (`:127.0.0.2:Listed ... $`, where rbldnsd replaces `$` with the queried
 //! address); then one address per line, optionally followed by its own
 //! `:A:TXT` value.
@@ -96,12 +96,18 @@ fn group_by_64(entries: &[Entry<'_>]) -> BTreeMap<u64, (BTreeSet<String>, i64)> 
     networks
 }
 
-fn header(kind: &str, what: &str, count: usize, options: &ExportOptions, now: i64) -> String {
+fn header(
+    kind: &str,
+    description: &str,
+    count: usize,
+    options: &ExportOptions,
+    now: i64,
+) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail.
     let _ = write!(
         out,
-        "# wormsign blocklist: {what} seen sending worm mail.\n\
+        "# wormsign blocklist: {description} seen sending worm mail.\n\
          # Generated {generated}; entries: {count}.\n\
          # rbldnsd {kind} data set; serve it with the other address family's file:\n\
          #   rbldnsd ... bl.example.org:ip4set:FILE bl.example.org:ip6trie:FILE6\n\

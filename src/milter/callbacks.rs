@@ -103,6 +103,17 @@ fn text(value: &CStr) -> String {
     value.to_string_lossy().into_owned()
 }
 
+/// An SMTP path argument without its angle brackets: `<a@example.org>` to `a@example.org`.
+fn smtp_path(value: &CStr) -> String {
+    let value = value.to_string_lossy();
+    let trimmed = value.trim();
+    trimmed
+        .strip_prefix('<')
+        .and_then(|v| v.strip_suffix('>'))
+        .unwrap_or(trimmed)
+        .to_string()
+}
+
 async fn connect(cx: &mut Context<Session>, hostname: CString, socket: SocketInfo) -> Status {
     let client_ip = match socket {
         SocketInfo::Inet(addr) => Some(canonical_ip(addr.ip())),
@@ -130,7 +141,7 @@ async fn helo_cb(cx: &mut Context<Session>, helo: CString) -> Status {
 }
 
 async fn mail(cx: &mut Context<Session>, args: Vec<CString>) -> Status {
-    let sender = args.first().map(|a| text(a)).unwrap_or_default();
+    let sender = args.first().map(|a| smtp_path(a)).unwrap_or_default();
     let mut message = MessageState::new(sender);
     message.queue_id = macro_text(&cx.macros, "i");
     message.auth_authen = macro_text(&cx.macros, "{auth_authen}");
@@ -151,7 +162,7 @@ fn message_mut(cx: &mut Context<Session>) -> Option<&mut MessageState> {
 }
 
 async fn rcpt(cx: &mut Context<Session>, args: Vec<CString>) -> Status {
-    if let Some(recipient) = args.first().map(|a| text(a))
+    if let Some(recipient) = args.first().map(|a| smtp_path(a))
         && let Some(message) = message_mut(cx)
     {
         message.recipients.push(recipient);

@@ -1,5 +1,5 @@
 //! Sets of IP prefixes such as `trusted_networks`, and the IP text forms
-//! that MTAs hand us.
+//! that MTAs write.
 //!
 //! IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`) are treated as the IPv4
 //! address they carry, both in entries and in lookups, because a dual-stack

@@ -27,8 +27,10 @@
 use std::net::IpAddr;
 
 mod client;
+mod tokens;
 
 use client::read_client;
+use tokens::{Token, date_start, tokenize};
 
 /// One relay as recorded by the host that received from it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,125 +100,6 @@ pub fn parse_received(value: &str) -> Option<Hop> {
         auth,
         with,
     })
-}
-
-/// A lexical element of a Received value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Token<'a> {
-    /// The raw text after the first top-level `from`, up to white space.
-    /// It is usually the client's HELO argument, so it is read whole,
-    /// brackets and parentheses included, to keep a hostile HELO such as
-    /// `x)(y` from changing how the rest of the header is read.
-    Name(&'a str),
-    Word(&'a str),
-    /// The text inside `[...]`, brackets removed.
-    Literal(&'a str),
-    Open,
-    Close,
-    Semicolon,
-}
-
-const WORD_END: &[u8] = b"()[];";
-
-fn tokenize(value: &str) -> Vec<Token<'_>> {
-    let bytes = value.as_bytes();
-    let mut tokens = Vec::new();
-    let mut depth = 0usize;
-    let mut seen_from = false;
-    let mut expect_name = false;
-    let mut pos = 0;
-
-    // Every delimiter is ASCII, so each slice boundary is a char boundary.
-    while pos < bytes.len() {
-        let byte = bytes[pos];
-        if byte.is_ascii_whitespace() {
-            pos += 1;
-            continue;
-        }
-        if std::mem::take(&mut expect_name) {
-            let end = scan(bytes, pos, |b| b.is_ascii_whitespace());
-            if is_name(bytes, pos, end) {
-                tokens.push(Token::Name(&value[pos..end]));
-                pos = end;
-                continue;
-            }
-        }
-        match byte {
-            b'(' => {
-                tokens.push(Token::Open);
-                depth += 1;
-                pos += 1;
-            }
-            b')' => {
-                tokens.push(Token::Close);
-                depth = depth.saturating_sub(1);
-                pos += 1;
-            }
-            b'[' => {
-                let end = scan(bytes, pos + 1, |b| b == b']');
-                tokens.push(Token::Literal(&value[pos + 1..end]));
-                pos = (end + 1).min(bytes.len());
-            }
-            b']' => pos += 1,
-            b';' => {
-                tokens.push(Token::Semicolon);
-                pos += 1;
-            }
-            _ => {
-                let end = scan(bytes, pos, |b| {
-                    b.is_ascii_whitespace() || WORD_END.contains(&b)
-                });
-                let word = &value[pos..end];
-                if depth == 0 && !seen_from && word.eq_ignore_ascii_case("from") {
-                    seen_from = true;
-                    expect_name = true;
-                }
-                tokens.push(Token::Word(word));
-                pos = end;
-            }
-        }
-    }
-    tokens
-}
-
-/// Decides whether the run `start..end` after `from` is a name. A run that
-/// starts with `(` is a comment, as in ecelerity's `from ([ip] helo=x)`,
-/// unless another comment follows it: Postfix and Sendmail always write
-/// `from helo (rdns [ip])`, so a HELO argument such as `(a` or
-/// `(x[192.0.2.1])` stays one name and cannot swallow the real comment.
-fn is_name(bytes: &[u8], start: usize, end: usize) -> bool {
-    if bytes.get(start) != Some(&b'(') {
-        return true;
-    }
-    let next = scan(bytes, end, |b| !b.is_ascii_whitespace());
-    bytes.get(next) == Some(&b'(')
-}
-
-/// Returns the index of the first byte at or after `start` that matches
-/// `stop`, or the length.
-fn scan(bytes: &[u8], start: usize, stop: impl Fn(u8) -> bool) -> usize {
-    bytes
-        .iter()
-        .skip(start)
-        .position(|&b| stop(b))
-        .map_or(bytes.len(), |offset| start + offset)
-}
-
-/// Returns the index of the last top-level `;`, which starts the date, or
-/// the token count when there is none. Earlier top-level semicolons occur
-/// in real headers (SquirrelMail writes `(...); by host`) and are ignored.
-fn date_start(tokens: &[Token<'_>]) -> usize {
-    let mut depth = 0usize;
-    let mut start = tokens.len();
-    for (index, token) in tokens.iter().enumerate() {
-        match token {
-            Token::Open => depth += 1,
-            Token::Close => depth = depth.saturating_sub(1),
-            Token::Semicolon if depth == 0 => start = index,
-            _ => {}
-        }
-    }
-    start
 }
 
 /// A top-level element of a clause: a word, a literal or a whole

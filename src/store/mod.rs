@@ -23,8 +23,8 @@ pub use writer::{SightingSender, WriterHandle, spawn_writer};
 
 /// The schema migrations, embedded at build time.
 // NOTE: cargo does not notice a changed or added file under migrations/ on
-// its own; touch this file (or add a build script with
-// `cargo:rerun-if-changed=migrations`) after editing the schema.
+// its own. After editing the schema, touch this file, or add a build script
+// that prints `cargo:rerun-if-changed=migrations`.
 static MIGRATIONS_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/migrations");
 
 /// How long a statement waits for a lock held by another connection (for
@@ -166,8 +166,9 @@ pub fn open(path: &Path) -> Result<Connection, StoreError> {
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(path = %path.display(), %mode, "database did not switch to WAL mode");
     }
-    // In WAL mode, NORMAL keeps the database consistent after a crash but
-    // may lose the last commits on power loss; it saves an fsync per commit.
+    // In WAL mode, NORMAL keeps the database consistent after a crash and
+    // saves an fsync per commit, but it may lose the last commits on power
+    // loss.
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(open_error)?;
 
@@ -213,9 +214,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         path: path.to_path_buf(),
         source,
     };
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(open_error)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
 
@@ -328,7 +327,7 @@ impl std::fmt::Display for ErrorChain<'_> {
 pub(crate) mod tests {
     use super::*;
 
-    /// A sighting with the fields tests vary; the rest are fixed.
+    /// Builds a sighting from the fields tests vary, with the rest fixed.
     pub(crate) fn sample(ip: &str, seen_at: i64, family: &str, queue_id: &str) -> Sighting {
         Sighting {
             seen_at,

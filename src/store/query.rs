@@ -27,7 +27,7 @@ pub struct Listing {
     pub variants: Vec<String>,
 }
 
-/// Which sightings count towards listings.
+/// Filters that select the sightings counted in listings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListingQuery {
     /// Minimum number of sightings an IP needs to be listed. 0 and 1 both
@@ -102,7 +102,8 @@ fn listing_from_row(row: &Row<'_>) -> rusqlite::Result<Listing> {
 
 /// Reads a JSON array of strings built by `json_group_array` and sorts it.
 fn sorted_json_strings(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<String>> {
-    // Without rows for the FILTER clause SQLite returns NULL, not "[]".
+    // SQLite 3.40 returns "[]" when the FILTER clause leaves no rows; a NULL
+    // is read the same way.
     let Some(text) = row.get::<_, Option<String>>(index)? else {
         return Ok(Vec::new());
     };

@@ -212,8 +212,8 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 /// # Errors
 ///
 /// [`StoreError::Spool`] if the spool cannot be read, renamed or removed,
-/// and [`StoreError::Insert`] if the insert fails; the file then stays as
-/// `<spool_path>.replaying` and the next replay retries it.
+/// and [`StoreError::Insert`] if the insert fails. After a failed insert the
+/// file stays as `<spool_path>.replaying`, and the next replay retries it.
 pub fn replay_spool(conn: &mut Connection, spool_path: &Path) -> Result<u64, StoreError> {
     Spool::new(spool_path.to_path_buf()).replay(conn)
 }

@@ -1,6 +1,7 @@
 //! The writer task: the only place that writes sightings to SQLite.
 //!
-//! Sessions call [`SightingSender::send`], which never waits. The task
+//! Sessions call [`SightingSender::send`], which never awaits and never
+//! waits on SQLite. The task
 //! collects sightings into batches of up to [`MAX_BATCH`], waiting at most
 //! [`LINGER`] after the first one, and commits each batch in one
 //! transaction. When the database fails, the batch is appended to the spool
@@ -159,6 +160,9 @@ async fn run(mut input: Input, database: Database) {
         let full = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         database = in_blocking_pool(database, move |db| db.commit(&full)).await;
     }
+    // Sightings spooled by senders since the last commit go in now rather
+    // than at the next start.
+    let database = in_blocking_pool(database, Database::replay_spool).await;
     tracing::info!(database = %database.path.display(), "sighting writer stopped");
 }
 
@@ -241,7 +245,7 @@ impl Input {
     }
 }
 
-/// Completes when [`WriterHandle::shutdown`] asks the task to stop, and
+/// Completes when [`WriterHandle::shutdown`] requests a stop, and
 /// never if the handle was dropped instead.
 async fn stop_requested(signal: &mut Option<oneshot::Receiver<()>>) {
     if let Some(receiver) = signal {

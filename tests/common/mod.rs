@@ -5,9 +5,8 @@
 //! Each test binary includes this file with `mod common;` and uses only part of it, hence
 //! the `dead_code` allowance.
 //!
-//! The MTA helpers need root and start real daemons on 127.0.0.1. Tests that use them call
-//! [`e2e_enabled`] first: `tests/run-all.sh` sets `WORMSIGN_E2E=1`, and without it those
-//! tests return early with a note on stderr.
+//! The MTA helpers need root and start real daemons on 127.0.0.1. They panic when that is
+//! not possible: a test never skips itself.
 #![allow(dead_code)]
 
 use std::fs;
@@ -48,21 +47,6 @@ pub fn wormsign_bin() -> PathBuf {
         Some(path) => PathBuf::from(path),
         None => panic!("the wormsign binary target (src/main.rs) does not exist"),
     }
-}
-
-/// Returns whether the end-to-end tests should run (`WORMSIGN_E2E=1`, which
-/// `tests/run-all.sh` sets). When they should not, writes a note naming `test` to stderr,
-/// bypassing the test harness's output capture so the skip is visible.
-pub fn e2e_enabled(test: &str) -> bool {
-    if std::env::var("WORMSIGN_E2E").as_deref() == Ok("1") {
-        return true;
-    }
-    let note = format!(
-        "NOTE: {test} not run: it needs root and real MTAs; set WORMSIGN_E2E=1 or run tests/run-all.sh\n"
-    );
-    // Written to the stderr handle directly: eprintln! would be captured and hidden.
-    let _ = std::io::stderr().write_all(note.as_bytes());
-    false
 }
 
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.

@@ -19,9 +19,9 @@ pub(super) struct Client {
 /// name. Returns `None` when the clause records no address.
 ///
 /// The address comes from the first comment that contains one (`(rdns [ip])`,
-/// `(ip)`), then from a literal after a comment (Exim 3, NAVGW), and only
-/// then from the name right after `from`, because that name is usually the
-/// client's own HELO argument.
+/// `(ip)`), then from a literal after the name (Exim 3, NAVGW). The name
+/// right after `from` comes last because it is usually the client's own
+/// HELO argument.
 pub(super) fn read_client(items: &[Item<'_, '_>], exim: bool) -> Option<Client> {
     let (name, rest) = match items.split_first() {
         Some((Item::Name(raw) | Item::Word(raw), rest)) => (read_name(raw), rest),
