@@ -81,6 +81,26 @@ impl Verdict {
         self.primary().is_some()
     }
 
+    /// What was not scanned, as `X-Wormsign-Scan` header text: `None` when
+    /// the whole message was scanned. Lists at most a few anomalies.
+    pub fn incomplete_note(&self) -> Option<String> {
+        const MAX_LISTED: usize = 5;
+        let mut notes = Vec::new();
+        if self.truncated {
+            notes.push("truncated at the scan limit".to_string());
+        }
+        for anomaly in self.anomalies.iter().take(MAX_LISTED) {
+            notes.push(format!("{} {}", anomaly.kind.as_str(), anomaly.path));
+        }
+        if self.anomalies.len() > MAX_LISTED {
+            notes.push(format!("{} more", self.anomalies.len() - MAX_LISTED));
+        }
+        if !self.scan_errors.is_empty() {
+            notes.push(format!("{} scan error(s)", self.scan_errors.len()));
+        }
+        (!notes.is_empty()).then(|| format!("incomplete; {}", notes.join("; ")))
+    }
+
     /// The `X-Wormsign` header value.
     pub fn header_value(&self) -> String {
         match self.primary() {
@@ -159,7 +179,7 @@ pub fn sighting(
     let header_end = header_block_len(raw);
     let evidence = serde_json::json!({
         "matches": verdict.matches,
-        "anomalies": verdict.anomalies.iter().map(|a| format!("{}: {:?}", a.path, a.kind)).collect::<Vec<_>>(),
+        "anomalies": verdict.anomalies.iter().map(|a| format!("{} {}", a.kind.as_str(), a.path)).collect::<Vec<_>>(),
         "truncated": verdict.truncated,
         "origin_hop": origin.hop,
         "subject": verdict.subject,

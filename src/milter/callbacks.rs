@@ -13,7 +13,7 @@ use indymilter::{
 use tracing::{debug, error, info, warn};
 
 use super::Shared;
-use super::session::{MessageState, Session, VERDICT_HEADER};
+use super::session::{MessageState, SCAN_NOTE_HEADER, Session, VERDICT_HEADER};
 use crate::analysis::{self, Verdict};
 use crate::config::{Action, OnError};
 use crate::origin::networks::{canonical_ip, parse_ip_text};
@@ -238,7 +238,11 @@ async fn eom(cx: &mut EomContext<Session>, shared: Arc<Shared>) -> Status {
     let queue_id = envelope.queue_id.clone().unwrap_or_else(|| "-".to_string());
 
     let verdict = match shared
-        .analyse(message.raw, envelope.clone(), message.truncated)
+        .analyse(
+            std::mem::take(&mut message.raw),
+            envelope.clone(),
+            message.truncated,
+        )
         .await
     {
         Ok((verdict, raw)) => {
@@ -249,7 +253,7 @@ async fn eom(cx: &mut EomContext<Session>, shared: Arc<Shared>) -> Status {
     };
     shared.stats.count_verdict(&verdict);
 
-    replace_verdict_headers(cx, &queue_id, message.verdict_headers_seen, &verdict).await;
+    replace_verdict_headers(cx, &queue_id, &message, &verdict).await;
     if !verdict.is_infected() {
         return Status::Continue;
     }
@@ -332,22 +336,25 @@ fn fail_open(
     }
 }
 
-/// Removes `X-Wormsign` headers that came with the message, since a sender
-/// could forge `clean`, and adds ours.
+/// Removes `X-Wormsign` and `X-Wormsign-Scan` headers that came with the
+/// message, since a sender could forge `clean`, and adds ours.
 async fn replace_verdict_headers(
     cx: &mut EomContext<Session>,
     queue_id: &str,
-    seen: usize,
+    message: &MessageState,
     verdict: &Verdict,
 ) {
-    for index in (1..=seen).rev() {
-        let index = i32::try_from(index).unwrap_or(i32::MAX);
-        if let Err(error) = cx
-            .actions
-            .change_header(VERDICT_HEADER, index, None::<CString>)
-            .await
-        {
-            warn!(queue_id, %error, "cannot remove an incoming X-Wormsign header");
+    let incoming = [
+        (VERDICT_HEADER, message.verdict_headers_seen),
+        (SCAN_NOTE_HEADER, message.scan_note_headers_seen),
+    ];
+    for (name, seen) in incoming {
+        // Highest index first, so each deletion leaves the lower indexes valid.
+        for index in (1..=seen).rev() {
+            let index = i32::try_from(index).unwrap_or(i32::MAX);
+            if let Err(error) = cx.actions.change_header(name, index, None::<CString>).await {
+                warn!(queue_id, %error, header = name, "cannot remove an incoming header");
+            }
         }
     }
     if let Err(error) = cx
@@ -356,6 +363,11 @@ async fn replace_verdict_headers(
         .await
     {
         warn!(queue_id, %error, "cannot add the X-Wormsign header");
+    }
+    if let Some(note) = verdict.incomplete_note()
+        && let Err(error) = cx.actions.add_header(SCAN_NOTE_HEADER, note).await
+    {
+        warn!(queue_id, %error, "cannot add the X-Wormsign-Scan header");
     }
 }
 

@@ -10,6 +10,8 @@ use crate::analysis::Envelope;
 
 /// Header name wormsign writes; copies that arrive with the message are removed.
 pub const VERDICT_HEADER: &str = "X-Wormsign";
+/// Header that says what could not be scanned; also removed on arrival.
+pub const SCAN_NOTE_HEADER: &str = "X-Wormsign-Scan";
 
 /// State of one milter connection.
 #[derive(Debug, Default)]
@@ -41,6 +43,8 @@ pub struct MessageState {
     pub truncated: bool,
     /// Number of `X-Wormsign` headers that came with the message.
     pub verdict_headers_seen: usize,
+    /// Number of `X-Wormsign-Scan` headers that came with the message.
+    pub scan_note_headers_seen: usize,
     /// True once the header block has been closed with an empty line.
     pub headers_done: bool,
 }
@@ -58,6 +62,8 @@ impl MessageState {
     pub fn push_header(&mut self, name: &[u8], value: &[u8], limit: u64) {
         if name.eq_ignore_ascii_case(VERDICT_HEADER.as_bytes()) {
             self.verdict_headers_seen += 1;
+        } else if name.eq_ignore_ascii_case(SCAN_NOTE_HEADER.as_bytes()) {
+            self.scan_note_headers_seen += 1;
         }
         let mut line = Vec::with_capacity(name.len() + value.len() + 4);
         line.extend_from_slice(name);

@@ -158,6 +158,26 @@ pub enum AnomalyKind {
     MalformedMessage,
 }
 
+impl AnomalyKind {
+    /// A short name for logs, headers and evidence, e.g. `archive-ratio-exceeded`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyKind::TooManyParts => "too-many-parts",
+            AnomalyKind::MimeTooDeep => "mime-too-deep",
+            AnomalyKind::ArchiveTooDeep => "archive-too-deep",
+            AnomalyKind::ArchiveTooManyEntries => "archive-too-many-entries",
+            AnomalyKind::ArchiveTotalTooLarge => "archive-total-too-large",
+            AnomalyKind::ArchiveMemberTooLarge => "archive-member-too-large",
+            AnomalyKind::ArchiveRatioExceeded => "archive-ratio-exceeded",
+            AnomalyKind::ArchiveEncrypted => "archive-encrypted",
+            AnomalyKind::ArchiveDamaged => "archive-damaged",
+            AnomalyKind::ArchiveUnsupported => "archive-unsupported",
+            AnomalyKind::BadEncoding => "bad-encoding",
+            AnomalyKind::MalformedMessage => "malformed-message",
+        }
+    }
+}
+
 /// The result of a walk: every object read, plus what could not be read.
 #[derive(Debug, Default)]
 pub struct Walk {

@@ -1,0 +1,349 @@
+//! The milter over the real protocol on a Unix socket, driven by
+//! indymilter-test as an MTA would: replies, header actions, message state
+//! between messages, the body limit and sightings in SQLite.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indymilter_test::{EomAction, MacroStage, Status, TestConnection};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use wormsign::config::Config;
+use wormsign::milter::{self, Shared};
+use wormsign::scanner::RuleSet;
+use wormsign::store;
+
+const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/// A milter served in-process on a Unix socket in a temporary directory.
+struct Harness {
+    dir: tempfile::TempDir,
+    socket: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Harness {
+    async fn start(extra_config: &str) -> Harness {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let socket = dir.path().join("milter.sock");
+        let database = dir.path().join("wormsign.db");
+        let text = format!(
+            "listen = \"unix:{}\"\ndatabase = \"{}\"\n{extra_config}\n",
+            socket.display(),
+            database.display()
+        );
+        let config = Config::parse(&text, Path::new("test.toml")).expect("valid config");
+        let rules = RuleSet::embedded().expect("embedded rules compile");
+        let listener = milter::bind(&config.listen)
+            .await
+            .expect("bind unix socket");
+        let (sightings, writer) =
+            store::spawn_writer(config.database.clone(), config.spool.clone(), 64);
+        let shared = Arc::new(Shared::new(config, rules, sightings));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            milter::run(listener, shared, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("milter runs");
+            writer.shutdown().await;
+        });
+        Harness {
+            dir,
+            socket,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    async fn connect(&self) -> TestConnection {
+        let mut conn = TestConnection::configure()
+            .open_unix(&self.socket)
+            .await
+            .expect("open milter connection");
+        let status = conn
+            .connect("client.example.net", ([127, 0, 0, 1], 40000))
+            .await
+            .expect("connect");
+        assert_eq!(status, Status::Continue);
+        conn
+    }
+
+    /// Stops the milter and its writer, so every sighting is committed.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("milter task");
+        }
+    }
+
+    fn sightings(&self) -> Vec<store::Sighting> {
+        let connection = store::open(&self.dir.path().join("wormsign.db")).expect("open database");
+        store::sightings(&connection, 100).expect("read sightings")
+    }
+}
+
+/// A message with one base64 zip-less attachment holding `attachment`.
+fn message(subject: &str, attachment: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+    let headers = vec![
+        (
+            "Received".to_string(),
+            "from pc.example.net (dsl.example.net [203.0.113.50]) by mx1.example.org (Postfix) with ESMTP id 1A2B3C".to_string(),
+        ),
+        ("From".to_string(), "a@example.net".to_string()),
+        ("Subject".to_string(), subject.to_string()),
+        ("Message-ID".to_string(), format!("<{subject}@example.net>")),
+        ("MIME-Version".to_string(), "1.0".to_string()),
+        (
+            "Content-Type".to_string(),
+            "multipart/mixed; boundary=\"b1\"".to_string(),
+        ),
+    ];
+    let mut body = b"--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b1\r\nContent-Type: application/octet-stream; name=\"test.com\"\r\n\r\n".to_vec();
+    body.extend_from_slice(attachment);
+    body.extend_from_slice(b"\r\n--b1--\r\n");
+    (headers, body)
+}
+
+/// Sends one message through MAIL ... EOM and returns the end-of-message reply.
+async fn send(
+    conn: &mut TestConnection,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (indymilter_test::EomActions, Status) {
+    send_with_macros(conn, &[("i", "QID1")], headers, body).await
+}
+
+/// Like [`send`], with the macros the MTA sends at MAIL.
+async fn send_with_macros(
+    conn: &mut TestConnection,
+    mail_macros: &[(&str, &str)],
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (indymilter_test::EomActions, Status) {
+    conn.macros(MacroStage::Mail, mail_macros.iter().copied())
+        .await
+        .unwrap();
+    assert_eq!(
+        conn.mail(["<a@example.net>"]).await.unwrap(),
+        Status::Continue
+    );
+    assert_eq!(
+        conn.rcpt(["<b@example.org>"]).await.unwrap(),
+        Status::Continue
+    );
+    conn.data().await.unwrap();
+    for (name, value) in headers {
+        conn.header(name.as_str(), value.as_str()).await.unwrap();
+    }
+    conn.eoh().await.unwrap();
+    for chunk in body.chunks(65535) {
+        let status = conn.body(chunk.to_vec()).await.unwrap();
+        if status == Status::Skip {
+            break;
+        }
+    }
+    conn.eom().await.unwrap()
+}
+
+fn verdict_header(actions: &indymilter_test::EomActions) -> Option<String> {
+    actions.actions.iter().find_map(|action| match action {
+        EomAction::AddHeader { name, value } if name.to_bytes() == b"X-Wormsign" => {
+            Some(value.to_string_lossy().trim().to_string())
+        }
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn infected_mail_gets_header_and_sighting() {
+    let mut harness = Harness::start("").await;
+    let mut conn = harness.connect().await;
+    let (headers, body) = message("eicar", EICAR);
+
+    let (actions, status) = send(&mut conn, &headers, &body).await;
+    assert_eq!(status, Status::Continue);
+    let verdict = verdict_header(&actions).expect("X-Wormsign header added");
+    assert!(
+        verdict.starts_with("infected; family=EICAR-Test-File;"),
+        "{verdict}"
+    );
+    assert!(verdict.ends_with("origin=203.0.113.50"), "{verdict}");
+    conn.close().await.unwrap();
+
+    harness.stop().await;
+    let sightings = harness.sightings();
+    assert_eq!(sightings.len(), 1, "{sightings:?}");
+    assert_eq!(sightings[0].origin_ip, "203.0.113.50");
+    assert_eq!(sightings[0].origin_method, "received");
+    assert_eq!(sightings[0].queue_id.as_deref(), Some("QID1"));
+    assert_eq!(sightings[0].client_ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(sightings[0].envelope_from.as_deref(), Some("a@example.net"));
+}
+
+#[tokio::test]
+async fn abort_resets_message_state() {
+    let mut harness = Harness::start("").await;
+    let mut conn = harness.connect().await;
+    let (infected_headers, infected_body) = message("eicar", EICAR);
+
+    conn.mail(["<a@example.net>"]).await.unwrap();
+    conn.rcpt(["<b@example.org>"]).await.unwrap();
+    for (name, value) in &infected_headers {
+        conn.header(name.as_str(), value.as_str()).await.unwrap();
+    }
+    conn.eoh().await.unwrap();
+    conn.body(infected_body).await.unwrap();
+    conn.abort().await.unwrap();
+
+    let (clean_headers, clean_body) = message("clean", b"just text");
+    let (actions, _) = send(&mut conn, &clean_headers, &clean_body).await;
+    assert_eq!(verdict_header(&actions).as_deref(), Some("clean"));
+    conn.close().await.unwrap();
+
+    harness.stop().await;
+    assert!(harness.sightings().is_empty());
+}
+
+#[tokio::test]
+async fn second_message_on_connection_is_scanned_fresh() {
+    let mut harness = Harness::start("").await;
+    let mut conn = harness.connect().await;
+    let (infected_headers, infected_body) = message("eicar", EICAR);
+    let (clean_headers, clean_body) = message("clean", b"just text");
+
+    let (first, _) = send(&mut conn, &infected_headers, &infected_body).await;
+    let (second, _) = send(&mut conn, &clean_headers, &clean_body).await;
+    assert!(verdict_header(&first).unwrap().starts_with("infected;"));
+    assert_eq!(verdict_header(&second).as_deref(), Some("clean"));
+    conn.close().await.unwrap();
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn reject_action_replies_550_with_rule() {
+    let mut harness = Harness::start("action = \"reject\"").await;
+    let mut conn = harness.connect().await;
+    let (headers, body) = message("eicar", EICAR);
+
+    let (_, status) = send(&mut conn, &headers, &body).await;
+    let Status::Reject {
+        message: Some(text),
+    } = status
+    else {
+        panic!("expected a reject with text, got {status:?}");
+    };
+    let text = text.to_string_lossy();
+    assert!(text.starts_with("550 5.7.1"), "{text}");
+    assert!(text.contains("EICAR_Test_File"), "{text}");
+    conn.close().await.unwrap();
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn quarantine_and_discard_actions() {
+    let mut harness = Harness::start("action = \"quarantine\"").await;
+    let mut conn = harness.connect().await;
+    let (headers, body) = message("eicar", EICAR);
+    let (actions, status) = send(&mut conn, &headers, &body).await;
+    assert_eq!(status, Status::Continue);
+    assert!(
+        actions
+            .actions
+            .iter()
+            .any(|a| matches!(a, EomAction::Quarantine { .. })),
+        "{actions:?}"
+    );
+    conn.close().await.unwrap();
+    harness.stop().await;
+
+    let mut harness = Harness::start("action = \"discard\"").await;
+    let mut conn = harness.connect().await;
+    let (_, status) = send(&mut conn, &headers, &body).await;
+    assert_eq!(status, Status::Discard);
+    conn.close().await.unwrap();
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn incoming_verdict_header_is_deleted() {
+    let mut harness = Harness::start("").await;
+    let mut conn = harness.connect().await;
+    let (mut headers, body) = message("eicar", EICAR);
+    headers.insert(0, ("X-Wormsign".to_string(), "clean".to_string()));
+    headers.push(("x-wormsign".to_string(), "clean".to_string()));
+
+    let (actions, _) = send(&mut conn, &headers, &body).await;
+    let deleted: Vec<i32> = actions
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            EomAction::DeleteHeader { name, index } if name.to_bytes() == b"X-Wormsign" => {
+                Some(*index)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, vec![2, 1]);
+    assert!(verdict_header(&actions).unwrap().starts_with("infected;"));
+    conn.close().await.unwrap();
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn body_past_limit_is_skipped_and_truncated() {
+    let mut harness = Harness::start("max_message_bytes = 2048").await;
+    let mut conn = harness.connect().await;
+    let (headers, _) = message("big", b"");
+    conn.mail(["<a@example.net>"]).await.unwrap();
+    conn.rcpt(["<b@example.org>"]).await.unwrap();
+    for (name, value) in &headers {
+        conn.header(name.as_str(), value.as_str()).await.unwrap();
+    }
+    conn.eoh().await.unwrap();
+    assert_eq!(conn.body(vec![b'a'; 1000]).await.unwrap(), Status::Continue);
+    assert_eq!(conn.body(vec![b'a'; 4000]).await.unwrap(), Status::Skip);
+    let (actions, status) = conn.eom().await.unwrap();
+    assert_eq!(status, Status::Continue);
+    assert_eq!(verdict_header(&actions).as_deref(), Some("clean"));
+    let note = actions.actions.iter().find_map(|action| match action {
+        EomAction::AddHeader { name, value } if name.to_bytes() == b"X-Wormsign-Scan" => {
+            Some(value.to_string_lossy().into_owned())
+        }
+        _ => None,
+    });
+    assert_eq!(
+        note.as_deref(),
+        Some("incomplete; truncated at the scan limit")
+    );
+    conn.close().await.unwrap();
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn authenticated_client_is_origin() {
+    let mut harness = Harness::start("trusted_networks = [\"198.51.100.0/24\"]").await;
+    let mut conn = TestConnection::configure()
+        .open_unix(&harness.socket)
+        .await
+        .unwrap();
+    conn.connect("laptop.example.net", ([198, 51, 100, 9], 50000))
+        .await
+        .unwrap();
+    let (headers, body) = message("eicar", EICAR);
+    let macros = [("i", "QID2"), ("{auth_authen}", "bob")];
+    let (actions, _) = send_with_macros(&mut conn, &macros, &headers, &body).await;
+    let verdict = verdict_header(&actions).unwrap();
+    assert!(verdict.ends_with("origin=198.51.100.9"), "{verdict}");
+    conn.close().await.unwrap();
+
+    harness.stop().await;
+    let sightings = harness.sightings();
+    assert_eq!(sightings.len(), 1);
+    assert_eq!(sightings[0].origin_method, "connect");
+}
