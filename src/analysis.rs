@@ -6,6 +6,7 @@
 //! runs it on the blocking pool.
 
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use mail_parser::MessageParser;
 
@@ -34,8 +35,9 @@ pub struct Envelope {
 pub struct Settings {
     pub limits: Limits,
     pub trusted_networks: NetworkList,
-    /// Upper bound for libyara on one scan object, in whole seconds.
-    pub scan_timeout_secs: i32,
+    /// Time budget for scanning one message. Objects left when it runs out
+    /// are not scanned, and the verdict says so.
+    pub scan_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -43,7 +45,7 @@ impl Default for Settings {
         Settings {
             limits: Limits::default(),
             trusted_networks: NetworkList::default(),
-            scan_timeout_secs: 10,
+            scan_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -135,6 +137,7 @@ pub fn analyse(
     truncated: bool,
 ) -> Verdict {
     let headers = HeaderInfo::read(raw);
+    let deadline = Instant::now() + settings.scan_timeout;
     let walk = mime::walk(raw, &settings.limits);
     let context = message_context(&headers, &walk.objects, envelope);
 
@@ -146,8 +149,20 @@ pub fn analyse(
         objects: walk.objects.len(),
         ..Verdict::default()
     };
-    for object in &walk.objects {
-        match rules.scan(object, &context, settings.scan_timeout_secs) {
+    for (index, object) in walk.objects.iter().enumerate() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            verdict.scan_errors.push(format!(
+                "scan time limit of {} s reached at object {}: {} object(s) not scanned",
+                settings.scan_timeout.as_secs(),
+                object.path,
+                walk.objects.len() - index
+            ));
+            break;
+        }
+        // libyara takes whole seconds; round up so a short remainder still scans.
+        let timeout_secs = i32::try_from(remaining.as_secs() + 1).unwrap_or(i32::MAX);
+        match rules.scan(object, &context, timeout_secs) {
             Ok(hits) => verdict.matches.extend(hits),
             Err(error) => verdict
                 .scan_errors

@@ -144,7 +144,7 @@ fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
     let settings = Settings {
         limits: config.limits.clone(),
         trusted_networks: config.trusted_networks.clone(),
-        scan_timeout_secs: i32::try_from(config.scan_timeout.as_secs()).unwrap_or(i32::MAX),
+        scan_timeout: config.scan_timeout,
     };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let reports = scan::scan_paths(&args.paths, &rules, &settings, threads);

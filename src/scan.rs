@@ -32,6 +32,9 @@ pub struct ScanReport {
     /// Sighting to record with `--record`; not printed.
     #[serde(skip)]
     pub sighting: Option<Sighting>,
+    /// What was not scanned (see [`Verdict::incomplete_note`]); text output only.
+    #[serde(skip)]
+    pub incomplete: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -59,6 +62,7 @@ impl ScanReport {
             origin: None,
             error: Some(error),
             sighting: None,
+            incomplete: None,
         }
     }
 
@@ -88,11 +92,20 @@ impl ScanReport {
             }),
             error: None,
             sighting,
+            incomplete: verdict.incomplete_note(),
         }
     }
 
     /// The one-line text form.
     pub fn line(&self) -> String {
+        let line = self.verdict_text();
+        match &self.incomplete {
+            Some(note) => format!("{line} [{note}]"),
+            None => line,
+        }
+    }
+
+    fn verdict_text(&self) -> String {
         match (self.verdict, self.matches.first()) {
             ("error", _) => format!(
                 "{}: error: {}",

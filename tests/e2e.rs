@@ -382,3 +382,155 @@ fn forged_verdict_header_is_replaced() {
     assert_eq!(verdicts.len(), 1, "{verdicts:?}");
     assert!(verdicts[0].starts_with("infected;"), "{verdicts:?}");
 }
+
+/// Runs a command and returns its stdout, panicking with its stderr on failure.
+fn run_ok(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A private rbldnsd on 127.0.0.1, killed on drop.
+struct Rbldnsd {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Rbldnsd {
+    fn start(zone: &str, ip4set: &Path, ip6trie: &Path) -> Rbldnsd {
+        common::require_tool("rbldnsd");
+        let port = common::free_port();
+        // rbldnsd refuses to run as root and drops to -u; the data files
+        // must be readable by that user.
+        let child = Command::new("rbldnsd")
+            .args(["-n", "-u", "nobody", "-b"])
+            .arg(format!("127.0.0.1/{port}"))
+            .arg(format!("{zone}:ip4set:{}", ip4set.display()))
+            .arg(format!("{zone}:ip6trie:{}", ip6trie.display()))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start rbldnsd");
+        let server = Rbldnsd { child, port };
+        for _ in 0..100 {
+            if server.query("2.0.0.127", "A").1.contains("127.0.0.2") {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("rbldnsd on port {port} did not answer for 2.0.0.127");
+    }
+
+    /// Returns dig's status line and short answers for `name` under the
+    /// test zone; both are empty when the server did not answer.
+    fn query(&self, name: &str, kind: &str) -> (String, String) {
+        let dig = |extra: &[&str]| {
+            let output = Command::new("dig")
+                .args([
+                    "@127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "+tries=1",
+                    "+time=2",
+                ])
+                .args(extra)
+                .arg(format!("{name}.bl.wormsign.test"))
+                .arg(kind)
+                .output()
+                .expect("run dig");
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        };
+        let full = dig(&[]);
+        let status = full
+            .lines()
+            .find(|l| l.contains("status:"))
+            .unwrap_or("")
+            .to_string();
+        (status, dig(&["+short"]))
+    }
+}
+
+impl Drop for Rbldnsd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn reversed(ip: &str) -> String {
+    ip.split('.').rev().collect::<Vec<_>>().join(".")
+}
+
+#[test]
+fn rbldnsd_serves_export() {
+    common::require_tool("dig");
+    let fixtures = fixtures();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = dir.path().join("wormsign.db");
+    let fixture_dir = common::repo_root().join("tests/fixtures/e2e");
+
+    // Offline there is no SMTP client: the newest Received header's client
+    // is the first relay, the same origin the milter finds behind loopback.
+    let scan = Command::new(wormsign_bin())
+        .args(["scan", "--record", "--database"])
+        .arg(&database)
+        .arg(&fixture_dir)
+        .output()
+        .expect("run wormsign scan");
+    assert_eq!(scan.status.code(), Some(1), "infected messages give exit 1");
+
+    let ip4 = dir.path().join("bl.ip4");
+    run_ok(
+        Command::new(wormsign_bin())
+            .args(["export", "--format", "rbldnsd", "--database"])
+            .arg(&database)
+            .arg("--output")
+            .arg(&ip4),
+    );
+    let ip6 = dir.path().join("bl.ip46");
+    assert!(ip6.exists(), "IPv6 data set written beside the IPv4 one");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("make the directory readable for rbldnsd");
+
+    let server = Rbldnsd::start("bl.wormsign.test", &ip4, &ip6);
+    let (status, answer) = server.query("2.0.0.127", "A");
+    assert!(status.contains("NOERROR"), "{status}");
+    assert_eq!(answer.trim(), "127.0.0.2");
+    let (status, _) = server.query("1.0.0.127", "A");
+    assert!(status.contains("NXDOMAIN"), "{status}");
+
+    for fixture in &fixtures {
+        let name = reversed(&fixture.expected.newest_hop_ip);
+        let (status, answer) = server.query(&name, "A");
+        if fixture.expected.verdict == "infected" {
+            assert_eq!(
+                answer.trim(),
+                "127.0.0.2",
+                "{}: {status}",
+                fixture.expected.file
+            );
+            let (_, txt) = server.query(&name, "TXT");
+            assert!(
+                txt.contains(&fixture.expected.newest_hop_ip),
+                "{}: TXT {txt}",
+                fixture.expected.file
+            );
+        } else {
+            assert!(
+                status.contains("NXDOMAIN"),
+                "{}: {status}",
+                fixture.expected.file
+            );
+        }
+        let (status, _) = server.query(&reversed(&fixture.expected.forged_ip), "A");
+        assert!(status.contains("NXDOMAIN"), "forged IP listed: {status}");
+    }
+}

@@ -35,7 +35,7 @@ impl Harness {
             database.display()
         );
         let config = Config::parse(&text, Path::new("test.toml")).expect("valid config");
-        let rules = RuleSet::embedded().expect("embedded rules compile");
+        let rules = RuleSet::load(config.signatures.as_deref()).expect("rules compile");
         let listener = milter::bind(&config.listen)
             .await
             .expect("bind unix socket");
@@ -346,4 +346,54 @@ async fn authenticated_client_is_origin() {
     let sightings = harness.sightings();
     assert_eq!(sightings.len(), 1);
     assert_eq!(sightings[0].origin_method, "connect");
+}
+
+/// A rule that cannot finish within any time limit on the message object,
+/// next to a normal EICAR rule.
+const SLOW_RULES: &str = r#"
+rule Test_Slow_Loop {
+  meta:
+    family = "Test"
+    confidence = "low"
+  condition:
+    object_kind == "message" and
+    for all i in (0..filesize - 1) : (
+      for all j in (0..filesize - 1) : (
+        for all k in (0..filesize - 1) : (
+          for all m in (0..filesize - 1) : ( uint8(i) + uint8(j) + uint8(k) + uint8(m) != 2000 )
+        )
+      )
+    )
+}
+"#;
+
+#[tokio::test]
+async fn scan_time_limit_accepts_with_note() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("slow.yar"), SLOW_RULES).unwrap();
+    let config = format!(
+        "scan_timeout_secs = 1\nsignatures = \"{}\"",
+        rules.path().display()
+    );
+    let mut harness = Harness::start(&config).await;
+    let mut conn = harness.connect().await;
+    let (headers, body) = message("slow", EICAR);
+
+    let (actions, status) = send(&mut conn, &headers, &body).await;
+    assert_eq!(status, Status::Continue);
+    assert_eq!(verdict_header(&actions).as_deref(), Some("clean"));
+    let note = actions
+        .actions
+        .iter()
+        .find_map(|action| match action {
+            EomAction::AddHeader { name, value } if name.to_bytes() == b"X-Wormsign-Scan" => {
+                Some(value.to_string_lossy().into_owned())
+            }
+            _ => None,
+        })
+        .expect("X-Wormsign-Scan header");
+    assert!(note.starts_with("incomplete;"), "{note}");
+    assert!(note.contains("scan error"), "{note}");
+    conn.close().await.unwrap();
+    harness.stop().await;
 }

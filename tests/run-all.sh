@@ -35,6 +35,7 @@ declare -A PACKAGE_OF=(
     [unshare]=util-linux
     [flock]=util-linux
     [saslpasswd2]=sasl2-bin
+    [rbldnsd]=rbldnsd
 )
 
 install_missing() {

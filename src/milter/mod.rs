@@ -19,6 +19,10 @@ use crate::config::{Config, ListenAddr};
 use crate::scanner::{RuleSet, RulesError};
 use crate::store::SightingSender;
 
+/// Time the analysis may run past the scan time limit before the milter
+/// gives up on it and replies with the `on_error` action.
+const ANALYSIS_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// State shared by all sessions.
 pub struct Shared {
     pub config: Config,
@@ -64,7 +68,7 @@ impl Shared {
         let settings = Settings {
             limits: config.limits.clone(),
             trusted_networks: config.trusted_networks.clone(),
-            scan_timeout_secs: i32::try_from(config.scan_timeout.as_secs()).unwrap_or(i32::MAX),
+            scan_timeout: config.scan_timeout,
         };
         Shared {
             config,
@@ -118,15 +122,19 @@ impl Shared {
             let verdict = analysis::analyse(&rules, &settings, &raw, &envelope, truncated);
             (verdict, raw)
         });
-        match tokio::time::timeout(self.config.scan_timeout, task).await {
+        // The analysis stops itself at the scan time limit and returns what
+        // it found; this outer bound only catches a stage that does not
+        // (the MIME walk, or libyara overrunning its whole-second timeout).
+        let backstop = self.config.scan_timeout + ANALYSIS_GRACE;
+        match tokio::time::timeout(backstop, task).await {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(join_error)) if join_error.is_panic() => {
                 Err(format!("analysis panicked: {join_error}"))
             }
             Ok(Err(join_error)) => Err(format!("analysis task failed: {join_error}")),
             Err(_) => Err(format!(
-                "analysis timed out after {} s",
-                self.config.scan_timeout.as_secs()
+                "analysis timed out after {} ms",
+                backstop.as_millis()
             )),
         }
     }
