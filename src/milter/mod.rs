@@ -1,21 +1,20 @@
 //! The milter: listener set-up, shared state, and [`run`].
 
 mod callbacks;
+mod listener;
 pub mod session;
+
+pub use listener::{MilterListener, MilterStream, bind};
 
 use std::future::Future;
 use std::io;
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::task::{Context as TaskContext, Poll};
 
-use indymilter::{EitherListener, Listener};
-use tokio::net::{TcpListener, TcpStream, UnixListener};
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::analysis::{self, Envelope, Settings, Verdict};
-use crate::config::{Config, ListenAddr};
+use crate::config::Config;
 use crate::scanner::{RuleSet, RulesError};
 use crate::store::SightingSender;
 
@@ -137,64 +136,6 @@ impl Shared {
                 backstop.as_millis()
             )),
         }
-    }
-}
-
-/// A TCP listener that sets TCP_NODELAY on every connection. Without it,
-/// each milter exchange waits for the peer's delayed ACK.
-pub struct NoDelayListener(pub TcpListener);
-
-impl Listener for NoDelayListener {
-    type Io = TcpStream;
-
-    fn poll_accept(&mut self, cx: &mut TaskContext<'_>) -> Poll<io::Result<TcpStream>> {
-        self.0.poll_accept(cx).map_ok(|(stream, peer)| {
-            if let Err(error) = stream.set_nodelay(true) {
-                warn!(%peer, %error, "cannot set TCP_NODELAY");
-            }
-            stream
-        })
-    }
-}
-
-/// The listener [`run`] serves on.
-pub type MilterListener = EitherListener<NoDelayListener, UnixListener>;
-
-/// Binds the configured socket. A stale Unix socket file is removed first.
-///
-/// # Errors
-/// The address cannot be bound; the error names it.
-pub async fn bind(addr: &ListenAddr) -> io::Result<MilterListener> {
-    let with_addr =
-        |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
-    match addr {
-        ListenAddr::Inet(host_port) => {
-            let listener = TcpListener::bind(host_port.as_str())
-                .await
-                .map_err(with_addr)?;
-            Ok(EitherListener::Tcp(NoDelayListener(listener)))
-        }
-        ListenAddr::Unix(path) => {
-            remove_stale_socket(path)?;
-            let listener = UnixListener::bind(path).map_err(with_addr)?;
-            Ok(EitherListener::Unix(listener))
-        }
-    }
-}
-
-fn remove_stale_socket(path: &Path) -> io::Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path),
-        Ok(_) => Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!(
-                "{} exists and is not a socket: remove it or choose another listen path",
-                path.display()
-            ),
-        )),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
     }
 }
 
