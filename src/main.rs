@@ -33,8 +33,11 @@ fn init_tracing(filter: &str) {
         eprintln!("wormsign: invalid log filter {filter:?} ({error}); using \"info\"");
         tracing_subscriber::EnvFilter::new("info")
     });
+    // Colour only on a terminal: journald and log files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
 }
