@@ -35,9 +35,24 @@ pub struct Envelope {
 pub struct Settings {
     pub limits: Limits,
     pub trusted_networks: NetworkList,
+    /// Bytes of a message that are scanned; the milter keeps no more than
+    /// this, and the offline scan cuts each message at the same point.
+    pub max_message_bytes: u64,
     /// Time budget for scanning one message. Objects left when it runs out
     /// are not scanned, and the verdict says so.
     pub scan_timeout: Duration,
+}
+
+impl Settings {
+    /// The analysis settings of a validated configuration.
+    pub fn from_config(config: &crate::config::Config) -> Settings {
+        Settings {
+            limits: config.limits.clone(),
+            trusted_networks: config.trusted_networks.clone(),
+            max_message_bytes: config.max_message_bytes,
+            scan_timeout: config.scan_timeout,
+        }
+    }
 }
 
 impl Default for Settings {
@@ -45,6 +60,7 @@ impl Default for Settings {
         Settings {
             limits: Limits::default(),
             trusted_networks: NetworkList::default(),
+            max_message_bytes: 10 * 1024 * 1024,
             scan_timeout: Duration::from_secs(10),
         }
     }

@@ -13,9 +13,10 @@ pub struct Cli {
     #[arg(short, long, global = true, env = "WORMSIGN_CONFIG")]
     pub config: Option<PathBuf>,
 
-    /// Log filter, e.g. `info`, `debug`, `wormsign=debug` (tracing EnvFilter syntax).
-    #[arg(long, global = true, env = "WORMSIGN_LOG", default_value = "info")]
-    pub log: String,
+    /// Log filter, e.g. `info`, `debug`, `wormsign=debug` (tracing EnvFilter
+    /// syntax). Default: `info` for `run`, `warn` for the other commands.
+    #[arg(long, global = true, env = "WORMSIGN_LOG")]
+    pub log: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -39,6 +40,17 @@ pub enum Command {
     /// Check the config file and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+impl Command {
+    /// The log filter used when `--log` is not given: the milter logs its
+    /// lifecycle and detections, one-shot commands only problems.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Run(_) => "info",
+            _ => "warn",
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -104,6 +116,8 @@ pub enum RulesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate the config file; exit code 1 names the wrong line or key.
+    /// Validate the config file and the rules it names, then print the
+    /// effective settings as TOML. Exit code 1 when invalid, with the line
+    /// or key that is wrong.
     Check,
 }

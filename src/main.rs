@@ -18,7 +18,16 @@ use wormsign::{export, milter, scan, store};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    let filter = cli
+        .log
+        .clone()
+        .unwrap_or_else(|| cli.command.default_log_filter().to_string());
+    if let Err(error) = init_tracing(&filter) {
+        eprintln!(
+            "wormsign: invalid --log filter {filter:?}: {error}; use e.g. info, debug or wormsign=debug"
+        );
+        return ExitCode::from(2);
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -28,11 +37,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|error| {
-        eprintln!("wormsign: invalid log filter {filter:?} ({error}); using \"info\"");
-        tracing_subscriber::EnvFilter::new("info")
-    });
+fn init_tracing(filter: &str) -> Result<(), tracing_subscriber::filter::ParseError> {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)?;
     // Colour only on a terminal: journald and log files get plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
@@ -40,6 +46,7 @@ fn init_tracing(filter: &str) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .init();
+    Ok(())
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config> {
@@ -50,17 +57,39 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
-    let config = load_config(cli.config.as_deref())?;
+    let path = cli.config.as_deref();
+    let config = load_config(path);
     match cli.command {
-        Command::Run(args) => run(config, args),
-        Command::Scan(args) => scan(config, args),
-        Command::Export(args) => export(config, args),
-        Command::Rules(RulesCommand::Check { dir }) => rules_check(config, dir.as_deref()),
-        Command::Config(ConfigCommand::Check) => {
-            println!("{config:#?}");
-            Ok(ExitCode::SUCCESS)
+        Command::Run(args) => run(config?, args),
+        Command::Scan(args) => scan(config?, args),
+        Command::Export(args) => export(config?, args),
+        Command::Rules(RulesCommand::Check { dir }) => rules_check(config?, dir.as_deref()),
+        Command::Config(ConfigCommand::Check) => config_check(path, config),
+    }
+}
+
+fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode> {
+    let source = path.map_or("embedded defaults".to_string(), |p| p.display().to_string());
+    let config = match config {
+        Ok(config) => config,
+        Err(error) => {
+            println!("{error:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match RuleSet::load(config.signatures.as_deref()) {
+        Ok(rules) => println!(
+            "# {source}: valid; {} rules from {}",
+            rules.len(),
+            rules.source
+        ),
+        Err(error) => {
+            println!("{source}: signatures: {error}");
+            return Ok(ExitCode::from(1));
         }
     }
+    print!("{}", config.to_toml());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn load_rules(config: &Config) -> Result<RuleSet> {
@@ -80,8 +109,7 @@ fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {
     let rules = load_rules(&config)?;
     // Open once up front so a bad database path fails at start, not at the
     // first sighting.
-    store::open(&config.database)
-        .with_context(|| format!("cannot open database {}", config.database.display()))?;
+    store::open(&config.database)?;
 
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(serve(config, rules))?;
@@ -89,9 +117,9 @@ fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn serve(config: Config, rules: RuleSet) -> Result<()> {
-    let listener = milter::bind(&config.listen).await?;
+    let listener = milter::bind(&config.listen, config.socket_mode).await?;
     let (sightings, writer) =
-        store::spawn_writer(config.database.clone(), config.spool.clone(), 4096);
+        store::spawn_writer(config.database.clone(), config.spool_path(), 4096);
     info!(
         version = env!("CARGO_PKG_VERSION"),
         listen = %config.listen,
@@ -144,11 +172,7 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
 
 fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
     let rules = load_rules(&config)?;
-    let settings = Settings {
-        limits: config.limits.clone(),
-        trusted_networks: config.trusted_networks.clone(),
-        scan_timeout: config.scan_timeout,
-    };
+    let settings = Settings::from_config(&config);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let reports = scan::scan_paths(&args.paths, &rules, &settings, threads);
 
@@ -166,10 +190,8 @@ fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
     if args.record {
         let database = args.database.unwrap_or(config.database);
         let sightings: Vec<_> = reports.iter().filter_map(|r| r.sighting.clone()).collect();
-        let mut connection = store::open(&database)
-            .with_context(|| format!("cannot open database {}", database.display()))?;
-        store::insert_batch(&mut connection, &sightings)
-            .with_context(|| format!("cannot record sightings in {}", database.display()))?;
+        let mut connection = store::open(&database)?;
+        store::insert_batch(&mut connection, &sightings)?;
         eprintln!(
             "recorded {} sighting(s) in {}",
             sightings.len(),
@@ -185,6 +207,9 @@ fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
 
 fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     let format: export::Format = args.format.parse()?;
+    if args.output6.is_some() && format != export::Format::Rbldnsd {
+        anyhow::bail!("--output6 applies to --format rbldnsd only");
+    }
     let database = args.database.unwrap_or(config.database);
     let connection = store::open_read_only(&database)?;
     let query = store::ListingQuery {
@@ -198,11 +223,17 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let text = export::render(format, &listings, &options, now);
-    let listed = listings
+    let listable: Vec<std::net::IpAddr> = listings
         .iter()
-        .filter(|l| l.ip.parse().is_ok_and(export::is_listable))
-        .count();
-    let ipv6 = listings.iter().filter(|l| l.ip.contains(':')).count();
+        .filter_map(|l| l.ip.parse().ok())
+        .filter(|ip| export::is_listable(*ip))
+        .collect();
+    let ipv6 = listable.iter().filter(|ip| ip.is_ipv6()).count();
+    let listed = if format == export::Format::Rbldnsd {
+        listable.len() - ipv6
+    } else {
+        listable.len()
+    };
 
     let Some(path) = args.output else {
         print!("{text}");
@@ -225,7 +256,7 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         let text6 = export::render_rbldnsd_ip6(&listings, &options, now);
         export::write_atomic(&path6, text6.as_bytes())
             .with_context(|| format!("cannot write {}", path6.display()))?;
-        eprintln!("wrote the IPv6 data set to {}", path6.display());
+        eprintln!("wrote {ipv6} IPv6 listing(s) to {}", path6.display());
     }
     Ok(ExitCode::SUCCESS)
 }

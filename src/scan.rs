@@ -2,11 +2,15 @@
 //! Maildir folders.
 //!
 //! A directory is read as a Maildir when it has a `cur` or `new`
-//! subdirectory (every file in those is a message); any other directory is
-//! searched recursively for files named `*.eml`, `*.txt`, `*.msg`, `*.mbox`
-//! or without an extension. A file whose first line starts with `From ` is
-//! an mbox (mboxrd: `>From ` lines are unescaped); any other file is one
-//! message.
+//! subdirectory: every file in those is a message, and Maildir++ folders
+//! (subdirectories named `.Name`) are read the same way. Any other
+//! directory is searched recursively and every regular file in it is read,
+//! except hidden ones. A file whose first line starts with `From ` is an
+//! mbox (mboxrd: `>From ` lines are unescaped); any other file is one
+//! message. A path that yields no message at all is reported as an error.
+//!
+//! Each message is cut at `max_message_bytes`, as the milter does, so a
+//! configuration gives the same verdicts offline and online.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -164,20 +168,52 @@ fn collect_sources(paths: &[PathBuf]) -> Vec<Source> {
     sources
 }
 
+fn is_maildir(dir: &Path) -> bool {
+    dir.join("cur").is_dir() || dir.join("new").is_dir()
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
 fn collect_dir(dir: &Path, sources: &mut Vec<Source>) {
-    let is_maildir = dir.join("cur").is_dir() || dir.join("new").is_dir();
-    if is_maildir {
+    let before = sources.len();
+    collect_dir_into(dir, sources);
+    let found = sources[before..]
+        .iter()
+        .any(|s| matches!(s, Source::File(_)));
+    if !found {
+        sources.push(Source::Unreadable(
+            dir.to_path_buf(),
+            "no message files found in this directory".to_string(),
+        ));
+    }
+}
+
+fn collect_dir_into(dir: &Path, sources: &mut Vec<Source>) {
+    if is_maildir(dir) {
         for sub in ["new", "cur"] {
             let mut files = list_dir(&dir.join(sub), sources);
-            files.retain(|p| p.is_file());
+            files.retain(|p| p.is_file() && !is_hidden(p));
             sources.extend(files.into_iter().map(Source::File));
+        }
+        // Maildir++ folders: .Sent, .Junk, .Archive.2024, ...
+        for path in list_dir(dir, sources) {
+            if is_hidden(&path) && path.is_dir() && is_maildir(&path) {
+                collect_dir_into(&path, sources);
+            }
         }
         return;
     }
     for path in list_dir(dir, sources) {
+        if is_hidden(&path) {
+            continue;
+        }
         if path.is_dir() {
-            collect_dir(&path, sources);
-        } else if looks_like_message_file(&path) {
+            collect_dir_into(&path, sources);
+        } else if path.is_file() {
             sources.push(Source::File(path));
         }
     }
@@ -195,15 +231,6 @@ fn list_dir(dir: &Path, sources: &mut Vec<Source>) -> Vec<PathBuf> {
             sources.push(Source::Unreadable(dir.to_path_buf(), error.to_string()));
             Vec::new()
         }
-    }
-}
-
-fn looks_like_message_file(path: &Path) -> bool {
-    match path.extension().and_then(|e| e.to_str()) {
-        None => true,
-        Some(ext) => ["eml", "txt", "msg", "mbox"]
-            .iter()
-            .any(|known| ext.eq_ignore_ascii_case(known)),
     }
 }
 
@@ -260,8 +287,11 @@ fn scan_file(path: &Path, rules: &RuleSet, settings: &Settings) -> Vec<ScanRepor
 
 fn scan_message(path: String, raw: &[u8], rules: &RuleSet, settings: &Settings) -> ScanReport {
     let envelope = Envelope::default();
+    let limit = usize::try_from(settings.max_message_bytes).unwrap_or(usize::MAX);
+    let truncated = raw.len() > limit;
+    let raw = &raw[..raw.len().min(limit)];
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        analysis::analyse(rules, settings, raw, &envelope, false)
+        analysis::analyse(rules, settings, raw, &envelope, truncated)
     }));
     match outcome {
         Ok(verdict) => {
@@ -327,15 +357,45 @@ mod tests {
     }
 
     #[test]
-    fn message_file_names() {
-        let cases = [
-            ("a.eml", true),
-            ("00001.7c53336b37003a9286aba55d2945844c.txt", true),
-            ("00001.7c53336b37003a9286aba55d2945844c.json", false),
-            ("noext", true),
-        ];
-        for (name, expected) in cases {
-            assert_eq!(looks_like_message_file(Path::new(name)), expected, "{name}");
+    fn directories_and_maildirs_are_collected() {
+        let root = tempfile::tempdir().unwrap();
+        let maildir = root.path().join("Maildir");
+        for sub in ["new", "cur", "tmp", ".Junk/cur", ".Junk/new", ".Junk/tmp"] {
+            std::fs::create_dir_all(maildir.join(sub)).unwrap();
         }
+        std::fs::write(maildir.join("new/1700000001.M2P2.mx.example.com:2,S"), b"a").unwrap();
+        std::fs::write(maildir.join(".Junk/cur/1700000002.M3P3.mx:2,S"), b"b").unwrap();
+        std::fs::write(maildir.join("tmp/half-written"), b"c").unwrap();
+        let plain = root.path().join("plain");
+        std::fs::create_dir_all(plain.join("sub")).unwrap();
+        std::fs::write(plain.join("sub/00001.abc"), b"d").unwrap();
+        std::fs::write(plain.join(".hidden"), b"e").unwrap();
+        let empty = root.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+
+        let sources = collect_sources(&[maildir, plain, empty.clone()]);
+        let files: Vec<String> = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::File(p) => Some(p.file_name().unwrap().to_string_lossy().into_owned()),
+                Source::Unreadable(..) => None,
+            })
+            .collect();
+        assert_eq!(
+            files,
+            vec![
+                "1700000001.M2P2.mx.example.com:2,S",
+                "1700000002.M3P3.mx:2,S",
+                "00001.abc"
+            ]
+        );
+        let errors: Vec<&PathBuf> = sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Unreadable(p, _) => Some(p),
+                Source::File(_) => None,
+            })
+            .collect();
+        assert_eq!(errors, vec![&empty]);
     }
 }

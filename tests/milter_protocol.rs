@@ -36,11 +36,11 @@ impl Harness {
         );
         let config = Config::parse(&text, Path::new("test.toml")).expect("valid config");
         let rules = RuleSet::load(config.signatures.as_deref()).expect("rules compile");
-        let listener = milter::bind(&config.listen)
+        let listener = milter::bind(&config.listen, config.socket_mode)
             .await
             .expect("bind unix socket");
         let (sightings, writer) =
-            store::spawn_writer(config.database.clone(), config.spool.clone(), 64);
+            store::spawn_writer(config.database.clone(), config.spool_path(), 64);
         let shared = Arc::new(Shared::new(config, rules, sightings));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod describe;
+
 use crate::mime::Limits;
 use crate::origin::NetworkList;
 
@@ -24,6 +26,7 @@ pub const DEFAULT_DATABASE: &str = "wormsign.db";
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub listen: Option<String>,
+    pub socket_mode: Option<String>,
     pub database: Option<PathBuf>,
     pub spool: Option<PathBuf>,
     pub signatures: Option<PathBuf>,
@@ -145,9 +148,13 @@ impl FromStr for OnError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: ListenAddr,
+    /// Permissions of the Unix socket, e.g. 0o660 so that an MTA in the
+    /// socket's group can connect; `None` keeps the umask's default.
+    pub socket_mode: Option<u32>,
     pub database: PathBuf,
-    /// Sightings that could not be written to the database wait here.
-    pub spool: PathBuf,
+    /// Spool file as configured; `None` means next to the database (see
+    /// [`Config::spool_path`]).
+    pub spool: Option<PathBuf>,
     /// Rules directory; `None` uses the rules embedded in the binary.
     pub signatures: Option<PathBuf>,
     pub trusted_networks: NetworkList,
@@ -184,9 +191,11 @@ pub enum ConfigError {
         line: usize,
         message: String,
     },
-    #[error("invalid config file {path}: key {key}: {message}")]
+    #[error("invalid config file {path}, line {line}: {key}: {message}")]
     Value {
         path: PathBuf,
+        /// Line of the key, 0 when the key is not in the file (a default).
+        line: usize,
         key: &'static str,
         message: String,
     },
@@ -221,13 +230,23 @@ impl Config {
             ConfigError::Syntax {
                 path: path.to_path_buf(),
                 line,
-                message: err.message().to_string(),
+                message: plain_type_names(err.message()),
             }
         })?;
         Config::from_raw(raw).map_err(|(key, message)| ConfigError::Value {
             path: path.to_path_buf(),
+            line: key_line(text, key),
             key,
             message,
+        })
+    }
+
+    /// The spool file: as configured, or the database path plus `.spool`.
+    pub fn spool_path(&self) -> PathBuf {
+        self.spool.clone().unwrap_or_else(|| {
+            let mut name = self.database.as_os_str().to_owned();
+            name.push(".spool");
+            PathBuf::from(name)
         })
     }
 
@@ -238,14 +257,29 @@ impl Config {
             .unwrap_or(DEFAULT_LISTEN)
             .parse()
             .map_err(|e| ("listen", e))?;
+        let socket_mode = raw
+            .socket_mode
+            .as_deref()
+            .map(parse_socket_mode)
+            .transpose()
+            .map_err(|e| ("socket_mode", e))?;
         let database = raw
             .database
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE));
-        let spool = raw.spool.unwrap_or_else(|| {
-            let mut name = database.as_os_str().to_owned();
-            name.push(".spool");
-            PathBuf::from(name)
-        });
+        if database.as_os_str().is_empty() {
+            return Err((
+                "database",
+                "is empty: give the path of the SQLite file, e.g. /var/lib/wormsign/wormsign.db"
+                    .into(),
+            ));
+        }
+        if raw.spool.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
+            return Err((
+                "spool",
+                "is empty: give a file path, or remove the key to use the database path plus .spool"
+                    .into(),
+            ));
+        }
         let trusted_networks_text = raw.trusted_networks.unwrap_or_default();
         let trusted_networks = NetworkList::parse(&trusted_networks_text)
             .map_err(|e| ("trusted_networks", e.to_string()))?;
@@ -278,8 +312,9 @@ impl Config {
         }
         Ok(Config {
             listen,
+            socket_mode,
             database,
-            spool,
+            spool: raw.spool,
             signatures: raw.signatures,
             trusted_networks,
             trusted_networks_text,
@@ -288,7 +323,7 @@ impl Config {
             max_message_bytes,
             scan_timeout: Duration::from_secs(scan_timeout_secs),
             max_sessions,
-            limits: limits_from_raw(raw.limits.unwrap_or_default()),
+            limits: limits_from_raw(raw.limits.unwrap_or_default())?,
         })
     }
 
@@ -298,9 +333,9 @@ impl Config {
     }
 }
 
-fn limits_from_raw(raw: RawLimits) -> Limits {
+fn limits_from_raw(raw: RawLimits) -> Result<Limits, (&'static str, String)> {
     let default = Limits::default();
-    Limits {
+    let limits = Limits {
         max_parts: raw.max_parts.unwrap_or(default.max_parts),
         max_mime_depth: raw.max_mime_depth.unwrap_or(default.max_mime_depth),
         max_archive_depth: raw.max_archive_depth.unwrap_or(default.max_archive_depth),
@@ -316,7 +351,60 @@ fn limits_from_raw(raw: RawLimits) -> Limits {
         max_compression_ratio: raw
             .max_compression_ratio
             .unwrap_or(default.max_compression_ratio),
+    };
+    // A zero would turn scanning off without a word; refuse it instead.
+    let values = [
+        ("max_parts", limits.max_parts as u64),
+        ("max_mime_depth", limits.max_mime_depth as u64),
+        ("max_archive_depth", limits.max_archive_depth as u64),
+        ("max_archive_entries", limits.max_archive_entries as u64),
+        ("max_archive_total_bytes", limits.max_archive_total_bytes),
+        ("max_archive_member_bytes", limits.max_archive_member_bytes),
+        ("max_compression_ratio", limits.max_compression_ratio),
+    ];
+    for (key, value) in values {
+        if value == 0 {
+            return Err((
+                key,
+                "is 0, which would skip what it limits: use at least 1, or remove the key for the default".into(),
+            ));
+        }
     }
+    Ok(limits)
+}
+
+/// Parses an octal file mode such as `"0660"` or `"660"`.
+fn parse_socket_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    match u32::from_str_radix(digits, 8) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err(format!(
+            "invalid socket_mode {text:?}: write octal permissions such as \"0660\""
+        )),
+    }
+}
+
+/// Line (1-based) where `key` is set in `text`, or 0 when it is not.
+fn key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            line.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |index| index + 1)
+}
+
+/// Replaces Rust type names in serde's messages with words an admin knows.
+fn plain_type_names(message: &str) -> String {
+    message
+        .replace("expected u64", "expected a whole number")
+        .replace("expected usize", "expected a whole number")
+        .replace(
+            "expected a sequence",
+            "expected a list such as [\"192.0.2.0/24\"]",
+        )
+        .replace("expected struct RawLimits", "expected a [limits] table")
 }
 
 #[cfg(test)]
@@ -332,7 +420,7 @@ mod tests {
         let config = parse("").unwrap();
         assert_eq!(config.listen, ListenAddr::Inet("127.0.0.1:7357".into()));
         assert_eq!(config.database, PathBuf::from("wormsign.db"));
-        assert_eq!(config.spool, PathBuf::from("wormsign.db.spool"));
+        assert_eq!(config.spool_path(), PathBuf::from("wormsign.db.spool"));
         assert_eq!(config.action, Action::Accept);
         assert_eq!(config.on_error, OnError::Accept);
         assert_eq!(config.max_message_bytes, 10 * 1024 * 1024);
@@ -372,12 +460,57 @@ mod tests {
                 "10.0.0.0/33",
             ),
             ("scan_timeout_secs = 0", "scan_timeout_secs", "0"),
+            ("database = \"\"", "database", "empty"),
+            ("socket_mode = \"999\"", "socket_mode", "999"),
+            ("listen = \"inet:127.0.0.1:99999\"", "listen", "99999"),
+            ("[limits]\nmax_parts = 0", "max_parts", "is 0"),
+            (
+                "[limits]\nmax_compression_ratio = 0",
+                "max_compression_ratio",
+                "is 0",
+            ),
         ];
         for (text, key, value) in cases {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text}: {err}");
             assert!(err.contains(value), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn value_error_names_line() {
+        let err = parse("# comment\naction = \"accept\"\n\n  on_error = \"drop\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
+    fn type_error_uses_plain_words() {
+        let err = parse("max_message_bytes = \"big\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a whole number"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn spool_follows_database() {
+        let mut config = parse("database = \"/var/lib/wormsign/w.db\"").unwrap();
+        assert_eq!(
+            config.spool_path(),
+            PathBuf::from("/var/lib/wormsign/w.db.spool")
+        );
+        config.database = PathBuf::from("/tmp/other.db");
+        assert_eq!(config.spool_path(), PathBuf::from("/tmp/other.db.spool"));
+        let config = parse("spool = \"/var/spool/w.jsonl\"").unwrap();
+        assert_eq!(config.spool_path(), PathBuf::from("/var/spool/w.jsonl"));
+    }
+
+    #[test]
+    fn socket_mode_is_octal() {
+        let config = parse("socket_mode = \"0660\"").unwrap();
+        assert_eq!(config.socket_mode, Some(0o660));
     }
 
     #[test]

@@ -76,11 +76,13 @@ impl AsyncWrite for MilterStream {
 /// The listener [`run`] serves on.
 pub type MilterListener = EitherListener<NoDelayListener, UnixListener>;
 
-/// Binds the configured socket. A stale Unix socket file is removed first.
+/// Binds the configured socket. A stale Unix socket file is removed first,
+/// and `socket_mode` (e.g. 0o660) is applied to a new Unix socket.
 ///
 /// # Errors
-/// The address cannot be bound; the error names it.
-pub async fn bind(addr: &ListenAddr) -> io::Result<MilterListener> {
+/// The address cannot be bound or the mode cannot be set; the error names
+/// the address.
+pub async fn bind(addr: &ListenAddr, socket_mode: Option<u32>) -> io::Result<MilterListener> {
     let with_addr =
         |e: io::Error| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"));
     match addr {
@@ -93,6 +95,11 @@ pub async fn bind(addr: &ListenAddr) -> io::Result<MilterListener> {
         ListenAddr::Unix(path) => {
             remove_stale_socket(path)?;
             let listener = UnixListener::bind(path).map_err(with_addr)?;
+            if let Some(mode) = socket_mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(with_addr)?;
+            }
             Ok(EitherListener::Unix(listener))
         }
     }

@@ -64,11 +64,7 @@ impl Stats {
 impl Shared {
     /// Builds the shared state from a validated config and a compiled rule set.
     pub fn new(config: Config, rules: RuleSet, sightings: SightingSender) -> Shared {
-        let settings = Settings {
-            limits: config.limits.clone(),
-            trusted_networks: config.trusted_networks.clone(),
-            scan_timeout: config.scan_timeout,
-        };
+        let settings = Settings::from_config(&config);
         Shared {
             config,
             settings,
