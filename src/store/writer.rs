@@ -34,6 +34,10 @@ pub const MAX_BATCH: usize = 256;
 /// Maximum time the first sighting of a batch waits for more to join it.
 pub const LINGER: Duration = Duration::from_millis(100);
 
+/// How often an idle writer retries the database, so that sightings spooled
+/// while it was unavailable are written without waiting for new mail.
+pub const RETRY_INTERVAL: Duration = Duration::from_secs(30);
+
 /// The sending side of the writer task's channel. Clone it for each session.
 #[derive(Debug, Clone)]
 pub struct SightingSender {
@@ -215,6 +219,9 @@ impl Input {
                     return false;
                 }
             }
+            // An empty batch: the commit reopens the database if needed and
+            // replays the spool.
+            () = tokio::time::sleep(RETRY_INTERVAL) => return true,
         }
 
         let deadline = Instant::now() + LINGER;
@@ -281,7 +288,12 @@ impl Database {
     }
 
     /// Commits `batch`, or appends it to the spool if the database fails.
+    /// An empty batch only reopens the database if needed and replays the
+    /// spool.
     fn commit(&mut self, batch: &[Sighting]) {
+        if batch.is_empty() && !self.spool.has_pending() {
+            return;
+        }
         let result = self.connection().and_then(|conn| insert_batch(conn, batch));
         match result {
             Ok(()) => {
@@ -466,5 +478,44 @@ mod tests {
         handle.shutdown().await;
         assert_eq!(stored(&db_path), 2);
         assert!(!spool_path.exists());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_writer_replays_spool_when_database_returns() {
+        let directory = tempfile::tempdir().unwrap();
+        let db_directory = directory.path().join("later");
+        let db_path = db_directory.join("wormsign.db");
+        let spool_path = directory.path().join("wormsign.spool");
+        let (sender, handle) = spawn_writer(db_path.clone(), spool_path.clone(), 16);
+
+        sender.send(sample("192.0.2.1", 1, "Sober", "Q1"));
+        // SQLite work runs on real blocking threads: wait in real time,
+        // and let the writer task run in between with a short virtual sleep.
+        for _ in 0..500 {
+            if spooled_lines(&spool_path) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            spooled_lines(&spool_path),
+            1,
+            "failed batch was not spooled"
+        );
+
+        // No new sighting arrives: only the idle retry can write the spool.
+        fs::create_dir(&db_directory).unwrap();
+        tokio::time::sleep(RETRY_INTERVAL + Duration::from_secs(1)).await;
+        for _ in 0..500 {
+            if !spool_path.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!spool_path.exists(), "spool was not replayed");
+        assert_eq!(stored(&db_path), 1);
+        handle.shutdown().await;
     }
 }
