@@ -46,7 +46,7 @@ rule Sober_Y_Packed_Member
 
     condition:
         object_kind == "archive_member"
-        and file_name matches /^File-packed_dataInfo *\.exe *$/i
+        and file_name matches /(^|[\/\\])File-packed_dataInfo *\.exe *$/i
         and uint16(0) == 0x5A4D
 }
 
@@ -187,7 +187,7 @@ rule Sober_Y_Akte_Zip
     condition:
         object_kind == "part"
         and has_executable
-        and file_name matches /^Akte[0-9]{3,5}\.zip$/i
+        and file_name matches /(^|[\/\\])Akte[0-9]{3,5}\.zip$/i
 }
 
 /* ----------------------------------------------------------------------
@@ -208,7 +208,7 @@ rule Sober_I_Attachment_Name
     condition:
         object_kind == "part"
         and uint16(0) == 0x5A4D
-        and file_name matches /^[a-z0-9][a-z0-9_-]{0,62}(\.[a-z0-9-]{2,24})?[._]?[0-9]{4}(\.(txt|eml|doc))?\.(bat|com|pif|scr)$/i
+        and file_name matches /(^|[\/\\])[a-z0-9][a-z0-9_-]{0,62}(\.[a-z0-9-]{2,24})?[._]?[0-9]{4}(\.(txt|eml|doc))?\.(bat|com|pif|scr)$/i
 }
 
 rule Sober_I_Bounce_With_Executable
@@ -337,7 +337,7 @@ rule Sober_I_Mail_Bat_Name
     condition:
         object_kind == "part"
         and uint16(0) == 0x5A4D
-        and file_name matches /^(re_)?mail[._]?[0-9]{1,6}\.(bat|com|pif|scr)$/i
+        and file_name matches /(^|[\/\\])(re_)?mail[._]?[0-9]{1,6}\.(bat|com|pif|scr)$/i
 }
 
 /* ----------------------------------------------------------------------
@@ -356,7 +356,7 @@ rule Sober_P_Padded_Member
 
     condition:
         object_kind == "archive_member"
-        and file_name matches /^Winzipped-Text_Data\.txt {2,}\.(pif|exe)$/i
+        and file_name matches /(^|[\/\\])Winzipped-Text_Data\.txt {2,}\.(pif|exe)$/i
 }
 
 rule Sober_P_Zip_Name_With_Executable
@@ -372,7 +372,7 @@ rule Sober_P_Zip_Name_With_Executable
     condition:
         object_kind == "part"
         and has_executable
-        and file_name matches /^(okTicket-info|our_secret|mail_info|error-mail_info|account_info|account_info-text)\.zip$/i
+        and file_name matches /(^|[\/\\])(okTicket-info|our_secret|mail_info|error-mail_info|account_info|account_info-text)\.zip$/i
 }
 
 rule Sober_P_Fifa_Sender_With_Executable
@@ -444,7 +444,7 @@ rule Sober_W_Packed_Member
     condition:
         object_kind == "archive_member"
         and uint16(0) == 0x5A4D
-        and file_name matches /^(Word-Text_packedList|Exceltab-packed_List|Reg-List-Dat_Packer2) *\.exe *$/i
+        and file_name matches /(^|[\/\\])(Word-Text_packedList|Exceltab-packed_List|Reg-List-Dat_Packer2) *\.exe *$/i
 }
 
 rule Sober_W_Zip_Name_With_Executable
@@ -459,7 +459,7 @@ rule Sober_W_Zip_Name_With_Executable
     condition:
         object_kind == "part"
         and has_executable
-        and file_name matches /^(Word-Text|Word-Text_packedList|reg_text)\.zip$/i
+        and file_name matches /(^|[\/\\])(Word-Text|Word-Text_packedList|reg_text)\.zip$/i
 }
 
 rule Sober_W_Subject_With_Executable
@@ -537,7 +537,7 @@ rule Sober_R_Packed_Member
     condition:
         object_kind == "archive_member"
         and uint16(0) == 0x5A4D
-        and file_name matches /^(PW_Klass\.Pic\.packed-bitmap|Screen_Photo\.jpeg-graphic1) *\.exe *$/i
+        and file_name matches /(^|[\/\\])(PW_Klass\.Pic\.packed-bitmap|Screen_Photo\.jpeg-graphic1) *\.exe *$/i
 }
 
 /* ----------------------------------------------------------------------
@@ -557,10 +557,10 @@ rule Sober_Packed_Member_Generic
     condition:
         object_kind == "archive_member"
         and uint16(0) == 0x5A4D
-        and file_name matches /^[A-Za-z0-9._-]{1,40}[-_.]packed[A-Za-z0-9._-]{0,40} *\.(exe|pif|scr)$/i
+        and file_name matches /(^|[\/\\])[A-Za-z0-9._-]{1,40}[-_.]packed[A-Za-z0-9._-]{0,40} *\.(exe|pif|scr)$/i
         // Names with a known variant are left to their own rules, so that
         // a sighting carries the variant.
-        and not file_name matches /^(File-packed_dataInfo|Word-Text_packedList|Exceltab-packed_List|PW_Klass\.Pic\.packed-bitmap) *\.exe *$/i
+        and not file_name matches /(^|[\/\\])(File-packed_dataInfo|Word-Text_packedList|Exceltab-packed_List|PW_Klass\.Pic\.packed-bitmap) *\.exe *$/i
 }
 
 /* ----------------------------------------------------------------------
@@ -635,7 +635,7 @@ rule Sober_A_Attachment_Name
     condition:
         object_kind == "part"
         and uint16(0) == 0x5A4D
-        and file_name matches /^(anti_virusdoc\.pif|Anti-Sob\.bat|AntiVirusDoc\.pif|Check-Patch\.bat|CM-Recover\.com|Hengst\.pif|Mausi\.scr|NackiDei\.com|Odin_Worm\.exe|Perversionen\.scr|little-scr\.scr|potency\.pif|robot_mail\.scr|robot_mailer\.pif|RobotMailer\.com|schnitzel\.exe|Screen_Doku\.scr|screen_doc\.scr)$/i
+        and file_name matches /(^|[\/\\])(anti_virusdoc\.pif|Anti-Sob\.bat|AntiVirusDoc\.pif|Check-Patch\.bat|CM-Recover\.com|Hengst\.pif|Mausi\.scr|NackiDei\.com|Odin_Worm\.exe|Perversionen\.scr|little-scr\.scr|potency\.pif|robot_mail\.scr|robot_mailer\.pif|RobotMailer\.com|schnitzel\.exe|Screen_Doku\.scr|screen_doc\.scr)$/i
 }
 
 rule Sober_A_Safety_Mail_With_Executable
@@ -692,7 +692,7 @@ rule Sober_C_Terror_List
     condition:
         object_kind == "part"
         and uint16(0) == 0x5A4D
-        and file_name matches /^terror-list\.com$/i
+        and file_name matches /(^|[\/\\])terror-list\.com$/i
 }
 
 rule Sober_C_Subject_With_Executable
@@ -772,7 +772,7 @@ rule Sober_AA_Zip_Name_With_Executable
     condition:
         object_kind == "part"
         and has_executable
-        and file_name matches /^(Passw_Data|Mail_Data|Anleitung)[0-9]{1,8}\.zip$/i
+        and file_name matches /(^|[\/\\])(Passw_Data|Mail_Data|Anleitung)[0-9]{1,8}\.zip$/i
 }
 
 rule Sober_AA_Subject_With_Executable

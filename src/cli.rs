@@ -77,6 +77,10 @@ pub struct ScanArgs {
     /// SQLite database for --record (overrides `database`).
     #[arg(long)]
     pub database: Option<PathBuf>,
+    /// Print the message count, elapsed time and the process's peak
+    /// resident memory (Linux VmHWM) to standard error at the end.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 #[derive(Debug, Args)]

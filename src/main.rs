@@ -174,7 +174,16 @@ fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
     let rules = load_rules(&config)?;
     let settings = Settings::from_config(&config);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = std::time::Instant::now();
     let reports = scan::scan_paths(&args.paths, &rules, &settings, threads);
+    if args.stats {
+        let peak = scan::peak_rss_kib().map_or("unknown".to_string(), |kib| format!("{kib} KiB"));
+        eprintln!(
+            "scanned {} message(s) in {:.3} s; peak RSS {peak}",
+            reports.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
 
     let mut infected = false;
     let mut errors = false;

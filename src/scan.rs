@@ -343,6 +343,14 @@ pub fn scan_paths(
         .collect()
 }
 
+/// Peak resident memory of this process in KiB (`VmHWM` in
+/// /proc/self/status), or `None` where that file does not exist.
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@ pub struct RawConfig {
     pub max_message_bytes: Option<u64>,
     pub scan_timeout_secs: Option<u64>,
     pub max_sessions: Option<usize>,
+    pub max_concurrent_scans: Option<usize>,
     pub limits: Option<RawLimits>,
 }
 
@@ -166,6 +167,8 @@ pub struct Config {
     pub max_message_bytes: u64,
     pub scan_timeout: Duration,
     pub max_sessions: usize,
+    /// Analyses that run at once; further messages wait for a free slot.
+    pub max_concurrent_scans: usize,
     pub limits: Limits,
 }
 
@@ -310,6 +313,12 @@ impl Config {
         if max_sessions == 0 {
             return Err(("max_sessions", "must be at least 1".into()));
         }
+        // Analysis is CPU-bound: more at once than cores only adds memory.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let max_concurrent_scans = match raw.max_concurrent_scans {
+            None | Some(0) => cores,
+            Some(n) => n,
+        };
         Ok(Config {
             listen,
             socket_mode,
@@ -323,6 +332,7 @@ impl Config {
             max_message_bytes,
             scan_timeout: Duration::from_secs(scan_timeout_secs),
             max_sessions,
+            max_concurrent_scans,
             limits: limits_from_raw(raw.limits.unwrap_or_default())?,
         })
     }

@@ -27,6 +27,8 @@ pub struct Shared {
     pub config: Config,
     pub settings: Settings,
     rules: RwLock<Arc<RuleSet>>,
+    /// Permits for analyses running at once (`max_concurrent_scans`).
+    slots: Arc<tokio::sync::Semaphore>,
     pub sightings: SightingSender,
     pub stats: Stats,
 }
@@ -65,10 +67,12 @@ impl Shared {
     /// Builds the shared state from a validated config and a compiled rule set.
     pub fn new(config: Config, rules: RuleSet, sightings: SightingSender) -> Shared {
         let settings = Settings::from_config(&config);
+        let slots = config.max_concurrent_scans;
         Shared {
             config,
             settings,
             rules: RwLock::new(Arc::new(rules)),
+            slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             sightings,
             stats: Stats::default(),
         }
@@ -111,16 +115,35 @@ impl Shared {
         envelope: Envelope,
         truncated: bool,
     ) -> Result<(Verdict, Vec<u8>), String> {
+        let started = std::time::Instant::now();
+        let budget = self.config.scan_timeout;
+        // A slot bounds how many analyses hold CPU and memory at once; the
+        // wait for one counts against the scan time limit.
+        let slot = match tokio::time::timeout(budget, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
+            Ok(Err(_)) => return Err("analysis slots closed".to_string()),
+            Err(_) => {
+                return Err(format!(
+                    "no free analysis slot within {} s: all {} are busy; raise max_concurrent_scans if CPU allows",
+                    budget.as_secs(),
+                    self.config.max_concurrent_scans
+                ));
+            }
+        };
         let rules = self.rules();
-        let settings = self.settings.clone();
+        let mut settings = self.settings.clone();
+        settings.scan_timeout = budget.saturating_sub(started.elapsed());
+        let backstop = settings.scan_timeout + ANALYSIS_GRACE;
         let task = tokio::task::spawn_blocking(move || {
+            // The slot is released when the work ends, even after the
+            // backstop below has given up on it.
+            let _slot = slot;
             let verdict = analysis::analyse(&rules, &settings, &raw, &envelope, truncated);
             (verdict, raw)
         });
         // The analysis stops itself at the scan time limit and returns what
         // it found; this outer bound only catches a stage that does not
         // (the MIME walk, or libyara overrunning its whole-second timeout).
-        let backstop = self.config.scan_timeout + ANALYSIS_GRACE;
         match tokio::time::timeout(backstop, task).await {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(join_error)) if join_error.is_panic() => {
@@ -129,7 +152,7 @@ impl Shared {
             Ok(Err(join_error)) => Err(format!("analysis task failed: {join_error}")),
             Err(_) => Err(format!(
                 "analysis timed out after {} ms",
-                backstop.as_millis()
+                started.elapsed().as_millis()
             )),
         }
     }

@@ -184,20 +184,32 @@ impl Keyword {
 struct Clause<'t, 'a> {
     keyword: Keyword,
     items: Vec<Item<'t, 'a>>,
+    /// True for the `for` clause and any after it: their text comes from
+    /// the sender, so it never counts as evidence of authentication.
+    sender_chosen: bool,
 }
 
 fn split_clauses<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<Clause<'t, 'a>> {
     let mut clauses = vec![Clause {
         keyword: Keyword::Prelude,
         items: Vec::new(),
+        sender_chosen: false,
     }];
     for item in itemize(tokens) {
+        // The `for` clause names the recipient, which the sender chose: a
+        // quoted local part such as `"a (authenticated) with ESMTPA"` must
+        // not open clauses or comments that count. Everything after `for`
+        // stays inside it.
+        // XMail alone writes a clause after it: its `from <sender>`.
+        let in_recipient = clauses.last().is_some_and(|c| c.sender_chosen);
         if let Item::Word(word) = item
             && let Some(keyword) = Keyword::parse(word)
+            && (!in_recipient || keyword == Keyword::From)
         {
             clauses.push(Clause {
                 keyword,
                 items: Vec::new(),
+                sender_chosen: in_recipient || keyword == Keyword::For,
             });
             continue;
         }
@@ -212,6 +224,7 @@ fn split_clauses<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<Clause<'t, 'a>> {
             clauses.push(Clause {
                 keyword: Keyword::From,
                 items: itemize(rest),
+                sender_chosen: false,
             });
             continue;
         }
@@ -277,15 +290,19 @@ fn group_words<'a>(tokens: &[Token<'a>]) -> Vec<&'a str> {
     words
 }
 
+/// Comments of every clause except those whose text the sender chose.
 fn groups<'c, 't: 'c, 'a: 't>(
     clauses: &'c [Clause<'t, 'a>],
 ) -> impl Iterator<Item = &'t [Token<'a>]> + 'c {
-    clauses.iter().flat_map(|clause| {
-        clause.items.iter().filter_map(|item| match item {
-            Item::Group { tokens } => Some(*tokens),
-            _ => None,
+    clauses
+        .iter()
+        .filter(|c| !c.sender_chosen)
+        .flat_map(|clause| {
+            clause.items.iter().filter_map(|item| match item {
+                Item::Group { tokens } => Some(*tokens),
+                _ => None,
+            })
         })
-    })
 }
 
 /// True when a comment names Exim, which writes `name ([ip])` only when

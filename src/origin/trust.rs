@@ -87,9 +87,14 @@ pub struct TrustInput<'a> {
 ///    or user of this host and the result is `None`.
 /// 3. An untrusted SMTP client is the origin, method `Connect`.
 /// 4. While the current host is trusted, the next Received header (index 0
-///    first) is parsed. A header that yields no hop (local pickup, qmail
-///    "invoked by", unparseable text) is skipped. Otherwise the hop's
-///    address becomes the current host.
+///    first) is parsed, and the hop's address becomes the current host. A
+///    header that yields no relay address ends the walk with `None`: the
+///    trusted host wrote it for mail that did not come over the network
+///    (local submission such as `by relay (Postfix, from userid 0)`, a
+///    spooler, fetchmail) or in a layout the parser cannot read, and the
+///    header below it was written by whoever handed the message in, so it
+///    may be forged. The exceptions are the notes a filter on the same host
+///    adds (see [`is_same_host_note`]); those are skipped.
 /// 5. An authenticated hop (`with ESMTPA`, `(authenticated bits=0)` ...)
 ///    ends the walk at its address, method `Received`, even when trusted;
 ///    as in rule 2, an authenticated loopback hop gives `None`.
@@ -107,9 +112,8 @@ pub struct TrustInput<'a> {
 ///
 /// Headers below the first untrusted hop are never read.
 ///
-/// NOTE: a skipped header is not checked further. When a trusted relay
-/// writes a layout that [`parse_received`] cannot read, the walk goes on to
-/// the header below it, which that relay's client wrote and may have forged.
+/// Ending the walk early never lists an innocent host; it can only miss
+/// an origin, which then gives no sighting.
 pub fn find_origin(input: &TrustInput<'_>, trusted: &NetworkList) -> Option<Origin> {
     let is_trusted = |ip: IpAddr| is_loopback(ip) || trusted.contains(ip);
 
@@ -123,11 +127,12 @@ pub fn find_origin(input: &TrustInput<'_>, trusted: &NetworkList) -> Option<Orig
     }
 
     for (index, value) in input.received.iter().enumerate() {
-        let Some(hop) = parse_received(value) else {
-            continue;
-        };
-        let Some(ip) = hop.ip.map(canonical_ip) else {
-            continue;
+        let parsed = parse_received(value).and_then(|hop| hop.ip.map(|ip| (canonical_ip(ip), hop)));
+        let Some((ip, hop)) = parsed else {
+            if is_same_host_note(value) {
+                continue;
+            }
+            return None;
         };
         if hop.authenticated {
             return (!is_loopback(ip)).then(|| Origin::received(ip, index, hop));
@@ -140,6 +145,22 @@ pub fn find_origin(input: &TrustInput<'_>, trusted: &NetworkList) -> Option<Orig
 }
 
 /// True for 127.0.0.0/8 and `::1`, also in IPv4-mapped form.
+/// True for Received headers that a program on the receiving host adds
+/// beside the MTA's own header, about the same hop: qmail-queue's
+/// `(qmail N invoked from network)`, and content filters such as
+/// SpamAssassin, amavis and qmail-scanner passing the message back.
+pub fn is_same_host_note(value: &str) -> bool {
+    const NOTES: [&str; 5] = [
+        "invoked from network",
+        "with spamassassin",
+        "with scanned-ok",
+        "qmail-scanner",
+        "amavisd",
+    ];
+    let lower = value.to_ascii_lowercase();
+    NOTES.iter().any(|note| lower.contains(note))
+}
+
 fn is_loopback(ip: IpAddr) -> bool {
     canonical_ip(ip).is_loopback()
 }
@@ -220,11 +241,53 @@ mod tests {
     }
 
     #[test]
+    fn local_submission_on_trusted_host_ends_walk() {
+        // A web script on the trusted relay 192.0.2.10 submits through
+        // sendmail(1); the forged header below names an innocent host.
+        let local_headers = [
+            "by relay1.example.org (Postfix, from userid 33) id 4AB12C0DE1; Tue, 22 Nov 2005 10:00:00 +0000 (UTC)",
+            "(qmail 10681 invoked by uid 404); 14 Nov 2003 08:05:52 -0000",
+            "from mail pickup service by hotmail.com with Microsoft SMTPSVC; Tue, 16 Mar 2004 18:12:31 -0800",
+            "from localhost (www-data@localhost) by relay1.example.org (8.17.1/8.17.1/Submit) id 2AMA0001",
+        ];
+        for local in local_headers {
+            let received = [
+                postfix("relay1.example.org", "192.0.2.10", "ESMTP"),
+                local.to_owned(),
+                postfix("innocent.example", "198.51.100.99", "SMTP"),
+            ];
+            let origin = walk(Some("127.0.0.1"), false, &received, &["192.0.2.0/24"]);
+            assert_eq!(summary(origin), None, "{local}");
+        }
+    }
+
+    #[test]
+    fn same_host_notes_are_skipped() {
+        let notes = [
+            "(qmail 87263 invoked from network); 8 Mar 2004 10:00:00 -0000",
+            "from localhost by spike.example.org with SpamAssassin (version 3.0.2); Thu, 17 Aug 2006 08:21:10 +1000",
+            "from amavis by mx.example.org with scanned-ok (Exim 3.35 #1 (Debian)) id 1FiWc9-0007Du-00",
+        ];
+        for note in notes {
+            let received = [
+                note.to_owned(),
+                postfix("infected-pc", "198.51.100.66", "SMTP"),
+            ];
+            let origin = walk(Some("127.0.0.1"), false, &received, &[]);
+            assert_eq!(
+                summary(origin),
+                Some((ip("198.51.100.66"), OriginMethod::Received, Some(1))),
+                "{note}"
+            );
+        }
+    }
+
+    #[test]
     fn trusted_relay_chain() {
         let received = [
             postfix("relay2", "192.0.2.20", "ESMTP"),
             postfix("relay1", "192.0.2.10", "ESMTP"),
-            "(qmail 10681 invoked by uid 404); 14 Nov 2003 08:05:52 -0000".to_owned(),
+            "(qmail 10681 invoked from network); 14 Nov 2003 08:05:52 -0000".to_owned(),
             postfix("infected-pc", "198.51.100.66", "SMTP"),
             postfix("forged", "203.0.113.1", "SMTP"),
         ];

@@ -526,3 +526,26 @@ fn hostile_input_never_panics() {
     let unclosed = format!("from a ({}", "[".repeat(100_000));
     let _ = parse_received(&unclosed);
 }
+
+#[test]
+fn recipient_text_never_authenticates() {
+    // Postfix keeps a quoted local part in the `for` clause, so the sender
+    // chooses this text.
+    let recipients = [
+        r#"<"alice+(via HTTP)"@probe.test>"#,
+        r#"<"alice+(authenticated)"@probe.test>"#,
+        r#"<"alice (AUTH: LOGIN x)"@probe.test>"#,
+        r#"<"alice (account x)"@probe.test>"#,
+        r#"<"a with ESMTPA via HTTP"@probe.test>"#,
+    ];
+    for recipient in recipients {
+        let header = format!(
+            "from mx1.example.org (mx1.example.org [192.0.2.10]) by mx2.probe.test (Postfix) \
+             with ESMTP id 4AB12C0DE1 for {recipient}; Tue, 22 Nov 2005 10:00:00 +0000 (UTC)"
+        );
+        let hop = parse_received(&header).unwrap_or_else(|| panic!("no hop from {header}"));
+        assert_eq!(hop.ip, Some("192.0.2.10".parse().unwrap()), "{header}");
+        assert!(!hop.authenticated, "{header}");
+        assert_eq!(hop.with.as_deref(), Some("ESMTP"), "{header}");
+    }
+}

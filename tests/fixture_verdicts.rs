@@ -1,0 +1,130 @@
+//! The labelled fixture mails through `wormsign scan --json`: every worm
+//! mail is infected with the expected family and variant and its origin is
+//! the newest hop; every legitimate mail that talks about the worm is clean.
+
+mod common;
+
+use std::io::{Cursor, Write};
+use std::path::Path;
+use std::process::Command;
+
+use serde::Deserialize;
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+#[derive(Debug, Deserialize)]
+struct Expected {
+    file: String,
+    verdict: String,
+    family: Option<String>,
+    variant: Option<String>,
+    newest_hop_ip: String,
+}
+
+fn scan_json(path: &Path) -> serde_json::Value {
+    let output = Command::new(common::wormsign_bin())
+        .args(["scan", "--json"])
+        .arg(path)
+        .output()
+        .expect("run wormsign scan");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "invalid scan output for {}: {e}\n{stdout}\n{}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The match that decides an infected verdict: the first high, else medium.
+fn deciding_match(report: &serde_json::Value) -> &serde_json::Value {
+    let matches = report["matches"].as_array().expect("matches array");
+    ["high", "medium"]
+        .iter()
+        .find_map(|level| matches.iter().find(|m| m["confidence"] == *level))
+        .unwrap_or_else(|| panic!("no high or medium match: {report}"))
+}
+
+fn check_corpus(dir: &str) -> usize {
+    let dir = common::repo_root().join(dir);
+    let text = std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json");
+    let expected: Vec<Expected> = serde_json::from_str(&text).expect("parse expected.json");
+    for case in &expected {
+        let report = scan_json(&dir.join(&case.file));
+        assert_eq!(
+            report["verdict"],
+            case.verdict.as_str(),
+            "{}: {report}",
+            case.file
+        );
+        assert_eq!(
+            report["origin"]["ip"],
+            case.newest_hop_ip.as_str(),
+            "{}: {report}",
+            case.file
+        );
+        if case.verdict == "infected" {
+            let hit = deciding_match(&report);
+            assert_eq!(
+                hit["family"].as_str(),
+                case.family.as_deref(),
+                "{}: {report}",
+                case.file
+            );
+            assert_eq!(
+                hit["variant"].as_str(),
+                case.variant.as_deref(),
+                "{}: {report}",
+                case.file
+            );
+        }
+    }
+    expected.len()
+}
+
+#[test]
+fn worm_fixtures_detected() {
+    assert_eq!(check_corpus("tests/fixtures/e2e"), 4);
+}
+
+#[test]
+fn legitimate_sober_talk_is_clean() {
+    assert!(check_corpus("tests/fixtures/negative") >= 3);
+}
+
+fn base64(bytes: &[u8]) -> String {
+    common::base64_encode(bytes)
+}
+
+#[test]
+fn member_in_folder_still_detected() {
+    let names = [
+        "docs/File-packed_dataInfo.exe",
+        "docs\\File-packed_dataInfo.exe",
+        "./File-packed_dataInfo.exe",
+    ];
+    for name in names {
+        let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+        let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        writer.start_file(name, options).expect("start member");
+        writer
+            .write_all(b"MZ placeholder, not a program")
+            .expect("write member");
+        let zip = writer.finish().expect("finish zip").into_inner();
+        // A bare zip with a neutral subject: only the member rule can fire.
+        let message = format!(
+            "Received: from pc.example.net (dsl.example.net [203.0.113.8])\r\n\tby mx.probe.test (Postfix) with ESMTP id 1; Tue, 22 Nov 2005 10:00:00 +0000\r\n\
+             From: a@example.net\r\nSubject: files\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: application/zip; name=\"files.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            base64(&zip)
+        );
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("folder.eml");
+        std::fs::write(&path, message).expect("write message");
+        let report = scan_json(&path);
+        assert_eq!(report["verdict"], "infected", "{name}: {report}");
+        assert_eq!(deciding_match(&report)["variant"], "Y", "{name}: {report}");
+    }
+}
