@@ -97,3 +97,24 @@ fn recipient_comment_not_authentication() {
         run.verdict
     );
 }
+
+#[test]
+fn decorated_transfer_encoding_decoded() {
+    let encoded = common::base64_encode(EICAR.as_bytes());
+    let values = ["base64 (comment)", "\"base64\"", "base64;", "base64;x=1"];
+    for value in values {
+        let message = format!(
+            "From: a@example.net\r\nSubject: test\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nhello\r\n\
+             --b\r\nContent-Type: application/octet-stream; name=\"test.com\"\r\n\
+             Content-Transfer-Encoding: {value}\r\n\r\n{encoded}\r\n--b--\r\n"
+        );
+        let run = scan(message.as_bytes());
+        assert_eq!(
+            run.verdict["verdict"], "infected",
+            "{value}: {}",
+            run.verdict
+        );
+    }
+}

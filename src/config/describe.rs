@@ -58,6 +58,7 @@ impl Config {
         let _ = writeln!(out, "scan_timeout_secs = {}", self.scan_timeout.as_secs());
         let _ = writeln!(out, "max_sessions = {}", self.max_sessions);
         let _ = writeln!(out, "max_concurrent_scans = {}", self.max_concurrent_scans);
+        let _ = writeln!(out, "idle_timeout_secs = {}", self.idle_timeout.as_secs());
 
         let limits = &self.limits;
         out.push_str("\n[limits]\n");

@@ -37,6 +37,7 @@ pub struct RawConfig {
     pub scan_timeout_secs: Option<u64>,
     pub max_sessions: Option<usize>,
     pub max_concurrent_scans: Option<usize>,
+    pub idle_timeout_secs: Option<u64>,
     pub limits: Option<RawLimits>,
 }
 
@@ -169,6 +170,9 @@ pub struct Config {
     pub max_sessions: usize,
     /// Analyses that run at once; further messages wait for a free slot.
     pub max_concurrent_scans: usize,
+    /// How long a milter connection may wait for the MTA's next command
+    /// before it is closed, freeing its place in `max_sessions`.
+    pub idle_timeout: Duration,
     pub limits: Limits,
 }
 
@@ -319,6 +323,12 @@ impl Config {
             None | Some(0) => cores,
             Some(n) => n,
         };
+        // libmilter's default, which Sendmail and Postfix set-ups expect;
+        // an MTA's own command timeouts are far shorter.
+        let idle_timeout_secs = raw.idle_timeout_secs.unwrap_or(7210);
+        if idle_timeout_secs == 0 {
+            return Err(("idle_timeout_secs", "must be at least 1".into()));
+        }
         Ok(Config {
             listen,
             socket_mode,
@@ -333,6 +343,7 @@ impl Config {
             scan_timeout: Duration::from_secs(scan_timeout_secs),
             max_sessions,
             max_concurrent_scans,
+            idle_timeout: Duration::from_secs(idle_timeout_secs),
             limits: limits_from_raw(raw.limits.unwrap_or_default())?,
         })
     }

@@ -169,6 +169,7 @@ pub async fn run(
 ) -> io::Result<()> {
     let config = indymilter::Config {
         max_connections: shared.config.max_sessions,
+        connection_timeout: shared.config.idle_timeout,
         ..Default::default()
     };
     let callbacks = callbacks::callbacks(shared.clone());

@@ -44,6 +44,8 @@ impl Member {
 }
 
 /// Whether `data` starts like a zip archive.
+// TODO: a zip behind leading bytes (a self-extractor stub, one junk byte)
+// is not opened; only its name-level rules can match.
 pub(super) fn is_zip(data: &[u8]) -> bool {
     data.starts_with(LOCAL_HEADER_SIGNATURE)
 }

@@ -60,6 +60,12 @@ pub(super) fn part_bytes(message: &Message<'_>, part: &MessagePart<'_>) -> PartB
             decode_strictly(raw, transfer_encoding(part))
                 .unwrap_or_else(|| part.contents().to_vec())
         }
+        // mail-parser leaves the body encoded when the header value is
+        // `base64 (comment)` or `"base64"`: decode it here.
+        (_, Some(raw)) if has_decorated_encoding(part) => {
+            decode_strictly(raw, transfer_encoding(part))
+                .unwrap_or_else(|| part.contents().to_vec())
+        }
         _ => part.contents().to_vec(),
     };
     PartBytes {
@@ -75,14 +81,45 @@ enum TransferEncoding {
     Identity,
 }
 
+// TODO: uuencoded bodies (`x-uuencode`, or `begin 644 name` lines in a
+// text part) are scanned as text, so a payload sent that way is not seen.
 fn transfer_encoding(part: &MessagePart<'_>) -> TransferEncoding {
-    match part.content_transfer_encoding() {
-        Some(name) if name.trim().eq_ignore_ascii_case("base64") => TransferEncoding::Base64,
-        Some(name) if name.trim().eq_ignore_ascii_case("quoted-printable") => {
+    let name = part.content_transfer_encoding().map(mechanism);
+    match name.as_deref() {
+        Some(name) if name.eq_ignore_ascii_case("base64") => TransferEncoding::Base64,
+        Some(name) if name.eq_ignore_ascii_case("quoted-printable") => {
             TransferEncoding::QuotedPrintable
         }
         _ => TransferEncoding::Identity,
     }
+}
+
+/// True when the Content-Transfer-Encoding names base64 or quoted-printable
+/// only once comments, quotes or parameters are removed.
+fn has_decorated_encoding(part: &MessagePart<'_>) -> bool {
+    part.content_transfer_encoding()
+        .is_some_and(|value| value.trim() != mechanism(value))
+        && transfer_encoding(part) != TransferEncoding::Identity
+}
+
+/// The mechanism of a Content-Transfer-Encoding value, without RFC 2045
+/// comments, quotes or a stray `;` and what follows, which mail clients
+/// tolerate and senders use to hide an attachment from scanners:
+/// `base64 (x)`, `"base64"` and `base64; x=1` all give `base64`.
+fn mechanism(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut depth = 0usize;
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ';' if depth == 0 => break,
+            '"' => {}
+            c if depth == 0 && !c.is_whitespace() => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 fn decode_strictly(raw: &[u8], encoding: TransferEncoding) -> Option<Vec<u8>> {
@@ -149,6 +186,22 @@ fn flush_partial_group(out: &mut Vec<u8>, group: u32, sextets: u8) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mechanism_strips_comments_quotes_and_parameters() {
+        let cases = [
+            ("base64", "base64"),
+            (" BASE64 ", "BASE64"),
+            ("base64 (comment)", "base64"),
+            ("(c) base64", "base64"),
+            ("\"base64\"", "base64"),
+            ("base64; x=1", "base64"),
+            ("quoted-printable;", "quoted-printable"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(super::mechanism(value), expected, "{value:?}");
+        }
+    }
+
     use super::*;
 
     #[test]
