@@ -15,7 +15,8 @@ use crate::origin::{self, NetworkList, Origin, TrustInput};
 use crate::scanner::{Match, MessageContext, RuleSet};
 use crate::store::Sighting;
 
-/// What the SMTP session knew about the message. All empty offline.
+/// SMTP session data of the message: client, HELO, envelope, macros.
+/// All empty offline.
 #[derive(Debug, Clone, Default)]
 pub struct Envelope {
     /// Client IP from the connect callback.
@@ -142,9 +143,11 @@ impl Verdict {
 
 /// Analyses one raw message (header block, blank line, body).
 ///
-/// Never fails: what could not be read is recorded in the verdict's
-/// anomalies and scan errors. `truncated` says the caller cut the body at
-/// its scan limit.
+/// Returns a verdict for any input: what could not be read is recorded in
+/// the verdict's anomalies and scan errors. `truncated` tells that the
+/// caller cut the body at its scan limit. mail-parser has debug assertions
+/// that a hostile message might trip, so callers still guard against a
+/// panic (the milter through its blocking task, `scan` with catch_unwind).
 pub fn analyse(
     rules: &RuleSet,
     settings: &Settings,

@@ -54,7 +54,7 @@ pub struct RawLimits {
     pub max_compression_ratio: Option<u64>,
 }
 
-/// Where the milter listens.
+/// The milter socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListenAddr {
     /// `inet:HOST:PORT`; TCP_NODELAY is set on every accepted connection.
@@ -94,7 +94,7 @@ impl std::fmt::Display for ListenAddr {
     }
 }
 
-/// What the milter does with an infected message.
+/// The milter's action on an infected message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Deliver it with the X-Wormsign header.
@@ -123,7 +123,7 @@ impl FromStr for Action {
     }
 }
 
-/// What the milter replies when analysis fails, panics or times out.
+/// The milter's reply when analysis fails, panics or times out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
     /// Accept the message unchanged (fail-open).
@@ -416,7 +416,7 @@ fn key_line(text: &str, key: &str) -> usize {
         .map_or(0, |index| index + 1)
 }
 
-/// Replaces Rust type names in serde's messages with words an admin knows.
+/// Replaces Rust type names in serde's messages with words an admin uses.
 fn plain_type_names(message: &str) -> String {
     message
         .replace("expected u64", "expected a whole number")

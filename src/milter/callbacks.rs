@@ -68,8 +68,8 @@ async fn negotiate(
     actions: Actions,
     opts: ProtoOpts,
 ) -> Status {
-    let wanted = Actions::ADD_HEADER | Actions::CHANGE_HEADER | Actions::QUARANTINE;
-    if !actions.contains(wanted) {
+    let required = Actions::ADD_HEADER | Actions::CHANGE_HEADER | Actions::QUARANTINE;
+    if !actions.contains(required) {
         // Detection and sightings still work; only the header or
         // quarantine reply may be missing.
         error!(
@@ -77,7 +77,7 @@ async fn negotiate(
             "MTA does not offer the add header, change header and quarantine actions; X-Wormsign headers or quarantine may fail"
         );
     }
-    cx.requested_actions = actions & wanted;
+    cx.requested_actions = actions & required;
     if actions.contains(Actions::REQUEST_MACROS) {
         for (stage, names) in REQUESTED_MACROS {
             if let Ok(names) = CString::new(*names) {
