@@ -61,15 +61,15 @@ rule Sober_Y_Zip_Directory_Entry
         aliases = "Symantec W32.Sober.X@mm; Sophos W32/Sober-Z; Trend WORM_SOBER.AG"
 
     strings:
-        $name = "File-packed_dataInfo" nocase
+        // A central directory entry (signature PK\x01\x02) stores the file
+        // name 46 bytes after its start; text inside a stored member does
+        // not. A folder prefix such as "docs/" may come before the name. One
+        // pattern, not a loop over every occurrence of the name, keeps the
+        // cost linear in the size of the object.
+        $entry = /PK\x01\x02[\x00-\xff]{42}([^\x00]{0,64}[\/\\])?File-packed_dataInfo/i
 
     condition:
-        uint32(0) == 0x04034B50
-        // A central directory entry stores the file name 46 bytes after
-        // its PK\x01\x02 signature; text inside a stored member does not.
-        and for any i in (1..#name) : (
-            @name[i] >= 46 and uint32(@name[i] - 46) == 0x02014B50
-        )
+        uint32(0) == 0x04034B50 and $entry
 }
 
 rule Sober_Y_Authority_Lure_With_Executable

@@ -100,8 +100,9 @@ impl Verdict {
         self.primary().is_some()
     }
 
-    /// What was not scanned, as `X-Wormsign-Scan` header text: `None` when
-    /// the whole message was scanned. Lists at most a few anomalies.
+    /// Builds the `X-Wormsign-Scan` header text that lists what was not
+    /// scanned, or returns `None` when the whole message was. Lists at most
+    /// a few anomalies, with object paths made safe for a header line.
     pub fn incomplete_note(&self) -> Option<String> {
         const MAX_LISTED: usize = 5;
         let mut notes = Vec::new();
@@ -109,7 +110,7 @@ impl Verdict {
             notes.push("truncated at the scan limit".to_string());
         }
         for anomaly in self.anomalies.iter().take(MAX_LISTED) {
-            notes.push(format!("{} {}", anomaly.kind.as_str(), anomaly.path));
+            notes.push(anomaly_text(anomaly));
         }
         if self.anomalies.len() > MAX_LISTED {
             notes.push(format!("{} more", self.anomalies.len() - MAX_LISTED));
@@ -213,7 +214,8 @@ pub fn sighting(
     let header_end = header_block_len(raw);
     let evidence = serde_json::json!({
         "matches": verdict.matches,
-        "anomalies": verdict.anomalies.iter().map(|a| format!("{} {}", a.kind.as_str(), a.path)).collect::<Vec<_>>(),
+        "anomalies": verdict.anomalies.iter().take(MAX_EVIDENCE_ANOMALIES).map(anomaly_text).collect::<Vec<_>>(),
+        "anomaly_count": verdict.anomalies.len(),
         "truncated": verdict.truncated,
         "origin_hop": origin.hop,
         "subject": verdict.subject,
@@ -247,6 +249,32 @@ fn header_block_len(raw: &[u8]) -> usize {
         }
     }
     raw.len()
+}
+
+/// Anomalies kept in a sighting's evidence; the count is kept in full.
+const MAX_EVIDENCE_ANOMALIES: usize = 20;
+
+/// Longest object path written into a header, log line or evidence.
+const MAX_PATH_CHARS: usize = 80;
+
+/// Makes a sender-chosen text (an archive member name inside an object
+/// path) safe for a header, a log line or JSON evidence: control
+/// characters become `?` and the text is cut at [`MAX_PATH_CHARS`].
+pub fn printable(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_PATH_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    if text.chars().count() > MAX_PATH_CHARS {
+        out.push_str("...");
+    }
+    out
+}
+
+/// One anomaly as `kind path`, e.g. `archive-ratio-exceeded 2!bomb.zip`.
+pub fn anomaly_text(anomaly: &Anomaly) -> String {
+    format!("{} {}", anomaly.kind.as_str(), printable(&anomaly.path))
 }
 
 /// File name extensions that Windows runs directly.
@@ -363,6 +391,33 @@ pub fn received_headers(raw: &[u8]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_and_cuts() {
+        assert_eq!(printable("2!a.exe\r\nX-Evil: 1"), "2!a.exe??X-Evil: 1");
+        let long = "x".repeat(200);
+        assert_eq!(
+            printable(&long),
+            format!("{}...", "x".repeat(MAX_PATH_CHARS))
+        );
+    }
+
+    #[test]
+    fn incomplete_note_is_one_safe_line() {
+        let verdict = Verdict {
+            anomalies: vec![Anomaly {
+                path: "1!a.exe\r\nX-Wormsign: infected".to_string(),
+                kind: crate::mime::AnomalyKind::ArchiveDamaged,
+            }],
+            ..Verdict::default()
+        };
+        let note = verdict.incomplete_note().unwrap();
+        assert_eq!(
+            note,
+            "incomplete; archive-damaged 1!a.exe??X-Wormsign: infected"
+        );
+        assert!(!note.chars().any(char::is_control));
+    }
 
     #[test]
     fn received_headers_unfolds_in_order() {

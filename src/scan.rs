@@ -129,7 +129,7 @@ impl ScanReport {
                     hit.family,
                     hit.variant.as_deref().unwrap_or("-"),
                     hit.rule,
-                    hit.object,
+                    analysis::printable(&hit.object),
                     origin
                 )
             }

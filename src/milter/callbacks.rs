@@ -268,12 +268,13 @@ fn record(
     size: u64,
     queue_id: &str,
 ) {
-    if !verdict.anomalies.is_empty() || verdict.truncated || !verdict.scan_errors.is_empty() {
+    if let Some(note) = verdict.incomplete_note() {
+        let first_error = verdict.scan_errors.first().map(|e| analysis::printable(e));
         warn!(
             queue_id,
-            anomalies = ?verdict.anomalies,
-            truncated = verdict.truncated,
-            scan_errors = ?verdict.scan_errors,
+            note,
+            anomalies = verdict.anomalies.len(),
+            first_scan_error = first_error.as_deref().unwrap_or(""),
             "message not scanned in full"
         );
     }
@@ -290,7 +291,7 @@ fn record(
                 rule = %hit.rule,
                 family = %hit.family,
                 variant = hit.variant.as_deref().unwrap_or(""),
-                object = %hit.object,
+                object = %analysis::printable(&hit.object),
                 "worm detected"
             );
             shared.sightings.send(sighting);

@@ -147,18 +147,69 @@ pub fn find_origin(input: &TrustInput<'_>, trusted: &NetworkList) -> Option<Orig
 /// True for 127.0.0.0/8 and `::1`, also in IPv4-mapped form.
 /// True for Received headers that a program on the receiving host adds
 /// beside the MTA's own header, about the same hop: qmail-queue's
-/// `(qmail N invoked from network)`, and content filters such as
-/// SpamAssassin, amavis and qmail-scanner passing the message back.
+/// `(qmail N invoked from network)`, and content filters that pass the
+/// message back `with SpamAssassin`, `with scanned-ok` (amavis behind Exim)
+/// or `with qmail-scanner-N`.
+///
+/// Only text the host wrote itself is read. Addresses, quoted strings and
+/// comments (apart from qmail's leading one) are dropped, and so is
+/// everything from the `for` clause on, since the sender chooses them: a
+/// recipient such as `amavisd@example.org` must not turn a local submission
+/// into a note.
 pub fn is_same_host_note(value: &str) -> bool {
-    const NOTES: [&str; 5] = [
-        "invoked from network",
-        "with spamassassin",
-        "with scanned-ok",
-        "qmail-scanner",
-        "amavisd",
-    ];
-    let lower = value.to_ascii_lowercase();
-    NOTES.iter().any(|note| lower.contains(note))
+    let lower = value.trim_start().to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("(qmail ") {
+        let first_comment = rest.split(')').next().unwrap_or("");
+        return first_comment.contains("invoked from network");
+    }
+    let words = bare_words(&lower);
+    let after_by = words.iter().copied().skip_while(|w| *w != "by");
+    let protocol = after_by
+        .take_while(|w| *w != "for")
+        .skip_while(|w| *w != "with")
+        .nth(1);
+    protocol
+        .is_some_and(|p| p == "spamassassin" || p == "scanned-ok" || p.starts_with("qmail-scanner"))
+}
+
+/// Words of a Received value outside comments, brackets, angle brackets and
+/// quotes, up to the date.
+fn bare_words(value: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut depth = 0usize;
+    let mut closing: Option<char> = None;
+    let mut start: Option<usize> = None;
+    for (index, c) in value.char_indices() {
+        if let Some(close) = closing {
+            if c == close {
+                closing = None;
+            }
+            continue;
+        }
+        let separator = c.is_whitespace() || matches!(c, '(' | ')' | '[' | '<' | '"' | ';');
+        if separator
+            && let Some(begin) = start.take()
+            && depth == 0
+        {
+            words.push(&value[begin..index]);
+        }
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            '[' => closing = Some(']'),
+            '<' => closing = Some('>'),
+            '"' => closing = Some('"'),
+            ';' if depth == 0 => return words,
+            _ if !separator && start.is_none() => start = Some(index),
+            _ => {}
+        }
+    }
+    if let Some(begin) = start
+        && depth == 0
+    {
+        words.push(&value[begin..]);
+    }
+    words
 }
 
 fn is_loopback(ip: IpAddr) -> bool {
@@ -251,6 +302,27 @@ mod tests {
             "from localhost (www-data@localhost) by relay1.example.org (8.17.1/8.17.1/Submit) id 2AMA0001",
         ];
         for local in local_headers {
+            let received = [
+                postfix("relay1.example.org", "192.0.2.10", "ESMTP"),
+                local.to_owned(),
+                postfix("innocent.example", "198.51.100.99", "SMTP"),
+            ];
+            let origin = walk(Some("127.0.0.1"), false, &received, &["192.0.2.0/24"]);
+            assert_eq!(summary(origin), None, "{local}");
+        }
+    }
+
+    #[test]
+    fn sender_text_never_makes_a_note() {
+        let local_headers = [
+            "(from www-data@localhost) by relay1.example.org (8.17.1/8.17.1/Submit) id 2AMA0001 for amavisd@victim.example; Tue, 22 Nov 2005 10:00:00 +0000",
+            "from www-data by relay1.example.org with local (Exim 4.96) (envelope-from <www-data@relay1.example.org>) id 1abc for qmail-scanner@victim.example; Tue, 22 Nov 2005 10:00:00 +0000",
+            "by relay1.example.org (Postfix, from userid 33) id 4AB12C0DE1 for <\"invoked from network\"@victim.example>; Tue, 22 Nov 2005 10:00:00 +0000",
+            "from www-data by relay1.example.org with local (Exim 4.96) (envelope-from <\"a with SpamAssassin\"@evil.example>) id 1abc; Tue, 22 Nov 2005 10:00:00 +0000",
+            "by relay1.example.org (Postfix, from userid 33) id 4AB12C0DE1; Tue, 22 Nov 2005 10:00:00 +0000 (invoked from network)",
+        ];
+        for local in local_headers {
+            assert!(!is_same_host_note(local), "{local}");
             let received = [
                 postfix("relay1.example.org", "192.0.2.10", "ESMTP"),
                 local.to_owned(),

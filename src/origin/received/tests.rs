@@ -549,3 +549,23 @@ fn recipient_text_never_authenticates() {
         assert_eq!(hop.with.as_deref(), Some("ESMTP"), "{header}");
     }
 }
+
+#[test]
+fn address_text_never_authenticates() {
+    // Exim copies the envelope sender into a comment; a quoted local part
+    // must not close that comment and open one of its own.
+    let senders = [
+        r#"<"x)(authenticated bits=0)("@evil.example>"#,
+        r#"<"x) (AUTH: LOGIN y) ("@evil.example>"#,
+        r#"<x)(account y)(@evil.example>"#,
+    ];
+    for sender in senders {
+        let header = format!(
+            "from relay2.example.org ([192.0.2.20] helo=relay2.example.org) by relay.example.org \
+             with esmtp (Exim 4.96) (envelope-from {sender}) id 1abc-0001; Tue, 22 Nov 2005 10:00:00 +0000"
+        );
+        let hop = parse_received(&header).unwrap_or_else(|| panic!("no hop from {header}"));
+        assert_eq!(hop.ip, Some("192.0.2.20".parse().unwrap()), "{header}");
+        assert!(!hop.authenticated, "{header}");
+    }
+}

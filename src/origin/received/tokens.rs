@@ -65,6 +65,14 @@ pub(super) fn tokenize(value: &str) -> Vec<Token<'_>> {
                 tokens.push(Token::Semicolon);
                 pos += 1;
             }
+            // An address in angle brackets or a quoted local part comes
+            // from the sender, so its parentheses or semicolons must not
+            // open comments or end the header: `<"x)(authenticated ("@e>`
+            // is one word.
+            b'<' | b'"' if let Some(end) = address_end(bytes, pos) => {
+                tokens.push(Token::Word(&value[pos..end]));
+                pos = end;
+            }
             _ => {
                 let end = scan(bytes, pos, |b| {
                     b.is_ascii_whitespace() || WORD_END.contains(&b)
@@ -93,6 +101,33 @@ fn is_name(bytes: &[u8], start: usize, end: usize) -> bool {
     }
     let next = scan(bytes, end, |b| !b.is_ascii_whitespace());
     bytes.get(next) == Some(&b'(')
+}
+
+/// Returns the end of an address word starting at `start` with `<` or `"`:
+/// after the closing `>`, or after the closing quote and the rest of the
+/// word (`"a b"@example.org`). `None` when it is not closed, so that a
+/// stray `<` or `"` is read as an ordinary character.
+fn address_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut pos = start + 1;
+    let mut quoted = bytes[start] == b'"';
+    while pos < bytes.len() {
+        match bytes[pos] {
+            b'\\' if quoted => pos += 1,
+            b'"' => {
+                quoted = !quoted;
+                if bytes[start] == b'"' && !quoted {
+                    let rest = scan(bytes, pos + 1, |b| {
+                        b.is_ascii_whitespace() || WORD_END.contains(&b)
+                    });
+                    return Some(rest);
+                }
+            }
+            b'>' if !quoted && bytes[start] == b'<' => return Some(pos + 1),
+            _ => {}
+        }
+        pos += 1;
+    }
+    None
 }
 
 /// Returns the index of the first byte at or after `start` that matches
