@@ -15,31 +15,19 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{DOMAIN, Milter, Postfix, Sendmail, smtp_send, wormsign_bin};
-use serde::Deserialize;
+use common::{DOMAIN, ExpectedVerdict, Milter, Postfix, Sendmail, smtp_send, wormsign_bin};
 
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Deserialize)]
-struct Expected {
-    file: String,
-    verdict: String,
-    family: Option<String>,
-    variant: Option<String>,
-    newest_hop_ip: String,
-    forged_ip: String,
-}
-
 struct Fixture {
-    expected: Expected,
+    expected: ExpectedVerdict,
     data: Vec<u8>,
     message_id: String,
 }
 
 fn fixtures() -> Vec<Fixture> {
     let dir = common::repo_root().join("tests/fixtures/e2e");
-    let text = std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json");
-    let expected: Vec<Expected> = serde_json::from_str(&text).expect("parse expected.json");
+    let expected = common::expected_verdicts("tests/fixtures/e2e");
     assert_eq!(expected.len(), 4, "the e2e corpus has mails (a) to (d)");
     expected
         .into_iter()

@@ -8,18 +8,8 @@ use std::io::{Cursor, Write};
 use std::path::Path;
 use std::process::Command;
 
-use serde::Deserialize;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
-
-#[derive(Debug, Deserialize)]
-struct Expected {
-    file: String,
-    verdict: String,
-    family: Option<String>,
-    variant: Option<String>,
-    newest_hop_ip: String,
-}
 
 fn scan_json(path: &Path) -> serde_json::Value {
     let output = Command::new(common::wormsign_bin())
@@ -47,9 +37,8 @@ fn deciding_match(report: &serde_json::Value) -> &serde_json::Value {
 }
 
 fn check_corpus(dir: &str) -> usize {
+    let expected = common::expected_verdicts(dir);
     let dir = common::repo_root().join(dir);
-    let text = std::fs::read_to_string(dir.join("expected.json")).expect("read expected.json");
-    let expected: Vec<Expected> = serde_json::from_str(&text).expect("parse expected.json");
     for case in &expected {
         let report = scan_json(&dir.join(&case.file));
         assert_eq!(

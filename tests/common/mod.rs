@@ -687,3 +687,26 @@ impl Drop for Milter {
         let _ = self.child.wait();
     }
 }
+
+/// One entry of a fixture directory's `expected.json`.
+#[derive(Debug, serde::Deserialize)]
+pub struct ExpectedVerdict {
+    /// File name inside the fixture directory.
+    pub file: String,
+    /// `infected` or `clean`.
+    pub verdict: String,
+    pub family: Option<String>,
+    pub variant: Option<String>,
+    /// Client IP of the newest Received header: the expected origin.
+    pub newest_hop_ip: String,
+    /// IP of the forged older Received header, never the origin.
+    pub forged_ip: String,
+}
+
+/// Reads `expected.json` of the fixture directory `dir` (relative to the
+/// repository root).
+pub fn expected_verdicts(dir: &str) -> Vec<ExpectedVerdict> {
+    let path = repo_root().join(dir).join("expected.json");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
