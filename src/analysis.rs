@@ -2,7 +2,7 @@
 //! object, and the trust path to the origin.
 //!
 //! The milter and `wormsign scan` both call [`analyse`], so the same policy
-//! holds online and offline. It is synchronous and CPU-bound: the milter
+//! applies online and offline. It is synchronous and CPU-bound: the milter
 //! runs it on the blocking pool.
 
 use std::net::IpAddr;
@@ -40,7 +40,7 @@ pub struct Settings {
     /// this, and the offline scan cuts each message at the same point.
     pub max_message_bytes: u64,
     /// Time budget for scanning one message. Objects left when it runs out
-    /// are not scanned, and the verdict says so.
+    /// are not scanned, and the verdict records that.
     pub scan_timeout: Duration,
 }
 
@@ -145,7 +145,7 @@ impl Verdict {
 /// Analyses one raw message (header block, blank line, body).
 ///
 /// Returns a verdict for any input: what could not be read is recorded in
-/// the verdict's anomalies and scan errors. `truncated` tells that the
+/// the verdict's anomalies and scan errors. `truncated` means that the
 /// caller cut the body at its scan limit. mail-parser has debug assertions
 /// that a hostile message might trip, so callers still guard against a
 /// panic (the milter through its blocking task, `scan` with catch_unwind).
@@ -254,7 +254,8 @@ fn header_block_len(raw: &[u8]) -> usize {
 /// Anomalies kept in a sighting's evidence; the count is kept in full.
 const MAX_EVIDENCE_ANOMALIES: usize = 20;
 
-/// Longest object path written into a header, log line or evidence.
+/// Maximum length, in characters, of an object path written into a header,
+/// log line or evidence.
 const MAX_PATH_CHARS: usize = 80;
 
 /// Makes a sender-chosen text (an archive member name inside an object

@@ -99,7 +99,7 @@ pub struct ExportArgs {
     /// SQLite database to read (overrides `database`).
     #[arg(long)]
     pub database: Option<PathBuf>,
-    /// For `--format rbldnsd`: TXT answer template; rbldnsd replaces `$`
+    /// For `--format rbldnsd`: TXT record template. rbldnsd replaces `$`
     /// with the queried IP, so it can carry a lookup URL.
     #[arg(long)]
     pub txt_template: Option<String>,

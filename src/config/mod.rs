@@ -2,7 +2,7 @@
 //!
 //! [`RawConfig`] is what serde reads; [`Config`] is the validated form the
 //! rest of the program uses. Validation errors name the key, the value and,
-//! where the TOML parser knows it, the line.
+//! where the TOML parser reports it, the line.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

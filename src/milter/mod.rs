@@ -142,8 +142,9 @@ impl Shared {
             (verdict, raw)
         });
         // The analysis stops itself at the scan time limit and returns what
-        // it found; this outer bound only catches a stage that does not
-        // (the MIME walk, or libyara overrunning its whole-second timeout).
+        // it found. This outer bound only catches a stage that does not stop
+        // in time: the MIME walk, or libyara overrunning its whole-second
+        // timeout.
         match tokio::time::timeout(backstop, task).await {
             Ok(Ok(result)) => Ok(result),
             Ok(Err(join_error)) if join_error.is_panic() => {

@@ -10,7 +10,8 @@ use crate::analysis::Envelope;
 
 /// Header name wormsign writes; copies that arrive with the message are removed.
 pub const VERDICT_HEADER: &str = "X-Wormsign";
-/// Header that says what could not be scanned; also removed on arrival.
+/// Header that lists what could not be scanned. Copies that arrive with
+/// the message are removed too.
 pub const SCAN_NOTE_HEADER: &str = "X-Wormsign-Scan";
 
 /// State of one milter connection.

@@ -59,7 +59,7 @@ fn join_errors(errors: &[RuleFileError]) -> String {
         .join("; ")
 }
 
-/// What a rule's meta says, read once at compile time.
+/// Meta values of one rule, read once at compile time.
 #[derive(Debug, Clone)]
 struct RuleMeta {
     family: String,
@@ -71,7 +71,7 @@ struct RuleMeta {
 pub struct RuleSet {
     rules: Rules,
     meta: HashMap<String, RuleMeta>,
-    /// Where the rules came from, for logs.
+    /// Source of the rules (directory or embedded set), for logs.
     pub source: String,
 }
 
@@ -111,7 +111,7 @@ impl RuleSet {
     /// Compiles every `*.yar` and `*.yara` file in `dir`.
     ///
     /// # Errors
-    /// The directory cannot be read, holds no rule files, or any file fails
+    /// The directory cannot be read, contains no rule files, or any file fails
     /// to compile or lacks the required meta; every broken file is listed.
     pub fn from_dir(dir: &Path) -> Result<RuleSet, RulesError> {
         let files = read_dir(dir)?;
@@ -203,7 +203,7 @@ impl RuleSet {
 /// An empty result means the directory is a usable rule set.
 ///
 /// # Errors
-/// The directory cannot be read or holds no rule files.
+/// The directory cannot be read or contains no rule files.
 pub fn check_dir(dir: Option<&Path>) -> Result<Vec<RuleFileError>, RulesError> {
     match RuleSet::load(dir) {
         Ok(_) => Ok(Vec::new()),
