@@ -9,6 +9,13 @@
     subject, from_domain, attachment_names,                 (whole message)
     has_executable, has_zip
     helo, envelope_from, recipient_domains                  (SMTP session)
+    recipient_language, helo_matches_sober_g                (computed from
+                                                             the session)
+  recipient_language is "de" when a recipient domain ends in .de, .at, .ch
+  or .li or contains "gmx", "en" when recipients are known and none is
+  German, and "" offline. helo_matches_sober_g is true when the HELO is the
+  envelope sender's local part plus the sender domain's last label.
+  The session values are empty (false) in an offline scan.
 
   Confidence policy: "high" and "medium" make the message infected and list
   the origin host, "low" is only reported. Lure text, subjects and the fake
@@ -498,7 +505,7 @@ rule Sober_Z_Auto_Mail_System_With_Executable
     condition:
         object_kind == "message"
         and has_executable
-        and ($ticket or $packed or subject matches /^(Betr: )?Passwort & Account Daten$/)
+        and ($ticket or $packed or subject matches /^((Betr: )?Passwort & Account Daten|Password Confirmation)$/)
         and not $sober
 }
 
@@ -574,8 +581,8 @@ rule Sober_M_Your_Text_With_Executable
         family = "Sober"
         variant = "M"
         confidence = "medium"
-        description = "Subject I've_got your E-mail on my_account! or attachment your_text.zip, together with an executable; variant letter as CNET reported it"
-        reference = "cnet.com/news/sober-worm-makes-a-comeback; tech-insider.blogspot.com/2005/04"
+        description = "Subject I've_got your E-mail on my_account! (or its German versions) or attachment your_text.zip, together with an executable; variant letter as CNET reported it"
+        reference = "cnet.com/news/sober-worm-makes-a-comeback; tech-insider.blogspot.com/2005/04; shopanbieter.de (German subjects)"
 
     strings:
         $sober = "sober" nocase
@@ -584,7 +591,7 @@ rule Sober_M_Your_Text_With_Executable
         object_kind == "message"
         and has_executable
         and (
-            subject matches /^((fwd?|re): ?)*I've_got your E-?Mail on my_account!$/i
+            subject matches /^((fwd?|re): ?)*(I've_got your E-?Mail on my_account!|Ich bin's nochmal|Wichtig: Ich habe eine neue EMail-Adresse!)$/i
             or attachment_names matches /(^|\n)your_text\.zip(\n|$)/i
         )
         and not $sober
@@ -736,7 +743,15 @@ rule Sober_D_Microsoft_Alert_With_Executable
 
 /* ----------------------------------------------------------------------
    Sober.Q, 14-15 May 2005: German nationalist spam with no attachment.
-   Subjects alone can be news headlines, so this stays low.
+   A subject alone can be a news headline, and news, advisories and
+   backscatter reports quote these subjects, so the subject alone stays
+   low. The medium rule adds what the spam itself looked like: no
+   attachment, a short text, one to three links (to press articles or
+   party pages) and no word about a worm, a virus or spam, which every
+   article or advisory about the run contains. When the recipients are
+   known, the subject's language must also match Sober's choice for them.
+   The June 2004 run of Sober.G/H sent similar spam, but its subjects are
+   not documented, so it has no rule of its own.
    ---------------------------------------------------------------------- */
 
 rule Sober_Q_Spam_Subject
@@ -745,14 +760,51 @@ rule Sober_Q_Spam_Subject
         family = "Sober"
         variant = "Q"
         confidence = "low"
-        description = "Subject of the Sober.Q propaganda spam run; these mails carry no attachment, so nothing raises the confidence"
+        description = "Subject of the Sober.Q propaganda spam run; news and advisories quote it, so it is reported only"
         reference = "schieb.de soberq; theregister.co.uk/2005/05/16/sober_spews_spam; theage.com.au 2005/05/16"
         aliases = "CA Sober-O"
 
     condition:
         object_kind == "message"
         and not has_executable
-        and subject matches /^(Dresden 1945|Du wirst zum Sklaven gemacht!!!|Du wirst ausspioniert|Multi-Kulturell = Multi-Kriminell|Gegen das Vergessen|Auslaender bevorzugt|Auslaenderpolitik|Blutige Selbstjustiz|Polizei schlaegt Alarm|Schily ueber Deutschland|Verbrechen der deutschen Frau|Vorbildliche Aktion|Dresden Bombing Is To Be Regretted Enormously|Armenian Genocide Plagues Ankara 90 Years On|Turkish Tabloid Enrages Germany with Nazi Comparisons|The Whore Lived Like a German|60 Years of Freedom: Who's Celebrating\?|Honourable Action)$/i
+        and (
+            subject matches /^(Dresden 1945|Du wirst zum Sklaven gemacht!!!|Du wirst ausspioniert|Multi-Kulturell = Multi-Kriminell|Gegen das Vergessen|Deutsche Buerger trauen sich nicht.*|Deutsche werden kuenftig beim Arzt abgezockt.*|4,8 Mill\. Osteuropaeer durch Fischer-Volmer Erlass.*|Auf Streife durch den Berliner Wedding|Paranoider Deutschenmoerder kommt in Psychiatrie|Volk wird nur zum zahlen.*|Augen auf|Auslaender bevorzugt|Auslaenderpolitik|Blutige Selbstjustiz|Graeberschaendung auf bundesdeutsche.*|Hier sind wir Lehrer die einzigen Auslaender|.*[0-9]+ Jahre Befreiung.*|Massenhafter Steuerbetrug durch auslaendische.*|Polizei schlaegt Alarm|Schily ueber Deutschland|Transparenz ist das Mindeste|Trotz Stellenabbau.*|Tuerkei in die .*|Verbrechen der deutschen Frau|Vorbildliche Aktion)$/i
+            or subject matches /^(Dresden Bombing Is To Be Regretted Enormously|Armenian Genocide Plagues Ankara 90 Years On|Turkish Tabloid Enrages Germany with Nazi Comparisons|The Whore Lived Like a German|Can you believe this still happens today|60 Years of Freedom: Who's Celebrating\?|Honourable Action)$/i
+        )
+}
+
+rule Sober_Q_Spam_Mail
+{
+    meta:
+        family = "Sober"
+        variant = "Q"
+        confidence = "medium"
+        description = "Sober.Q spam: exact run subject, no attachment, a short text with one to three links, no word about worms or spam, language as Sober chose it for the recipients"
+        reference = "theregister.co.uk/2005/05/16/sober_spews_spam (no attachment, links to press articles, German/English split); schieb.de soberq (subjects)"
+        aliases = "CA Sober-O"
+
+    strings:
+        $url = /https?:\/\/[a-z0-9][a-z0-9.-]{2,}/ nocase
+        $sober = "sober" nocase
+        $wurm = "wurm" nocase
+        $worm = "worm" nocase
+        $virus = "virus" nocase
+        $viren = "viren" nocase
+        $spam = "spam" nocase
+        $trojan = "trojan" nocase
+
+    condition:
+        object_kind == "message"
+        and filesize < 8KB
+        and not has_executable
+        and not has_zip
+        and attachment_names == ""
+        and #url >= 1 and #url <= 3
+        and not any of ($sober, $wurm, $worm, $virus, $viren, $spam, $trojan)
+        and (
+            (subject matches /^(Dresden 1945|Du wirst zum Sklaven gemacht!!!|Du wirst ausspioniert|Multi-Kulturell = Multi-Kriminell|Gegen das Vergessen|Deutsche Buerger trauen sich nicht.*|Deutsche werden kuenftig beim Arzt abgezockt.*|4,8 Mill\. Osteuropaeer durch Fischer-Volmer Erlass.*|Auf Streife durch den Berliner Wedding|Paranoider Deutschenmoerder kommt in Psychiatrie|Volk wird nur zum zahlen.*|Augen auf|Auslaender bevorzugt|Auslaenderpolitik|Blutige Selbstjustiz|Graeberschaendung auf bundesdeutsche.*|Hier sind wir Lehrer die einzigen Auslaender|.*[0-9]+ Jahre Befreiung.*|Massenhafter Steuerbetrug durch auslaendische.*|Polizei schlaegt Alarm|Schily ueber Deutschland|Transparenz ist das Mindeste|Trotz Stellenabbau.*|Tuerkei in die .*|Verbrechen der deutschen Frau|Vorbildliche Aktion)$/i and (recipient_language == "" or recipient_language == "de"))
+            or (subject matches /^(Dresden Bombing Is To Be Regretted Enormously|Armenian Genocide Plagues Ankara 90 Years On|Turkish Tabloid Enrages Germany with Nazi Comparisons|The Whore Lived Like a German|Can you believe this still happens today|60 Years of Freedom: Who's Celebrating\?|Honourable Action)$/i and (recipient_language == "" or recipient_language == "en"))
+        )
 }
 
 /* ----------------------------------------------------------------------
@@ -792,4 +844,285 @@ rule Sober_AA_Subject_With_Executable
         and has_executable
         and subject matches /^(Ihr Passwort wurde geaendert!|Fehlerhafte Mailzustellung|Ihr Account wurde eingerichtet!|Your Updated Password!|Error in your eMail)$/i
         and not $sober
+}
+
+/* ----------------------------------------------------------------------
+   Sober.G, Jun 2004: HELO fingerprint. With MAIL FROM foo@bar.com the
+   worm greets with HELO foo.com. YARA cannot compare two externals, so
+   wormsign computes helo_matches_sober_g from the session. The Qsmtp mail
+   server rejects on this fingerprint alone; it is medium here because a
+   HELO that fits it by chance is rare but not impossible.
+   ---------------------------------------------------------------------- */
+
+rule Sober_G_Helo_Fingerprint
+{
+    meta:
+        family = "Sober"
+        variant = "G"
+        confidence = "medium"
+        description = "HELO is the envelope sender's local part plus the sender domain's last label (foo@bar.com greets as foo.com)"
+        reference = "github.com/DerDakon/Qsmtp qsmtpd/filters/soberg.c and doc/man/filterconf.5 (block_SoberG)"
+        aliases = "Trend WORM_SOBER.G; Kaspersky Sober.g"
+
+    condition:
+        object_kind == "message"
+        and helo_matches_sober_g
+        and not has_executable
+}
+
+rule Sober_G_Helo_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "G"
+        confidence = "high"
+        description = "Sober.G HELO fingerprint together with an executable in the message"
+        reference = "github.com/DerDakon/Qsmtp qsmtpd/filters/soberg.c"
+        aliases = "Trend WORM_SOBER.G; Kaspersky Sober.g"
+
+    condition:
+        object_kind == "message"
+        and helo_matches_sober_g
+        and has_executable
+}
+
+/* ----------------------------------------------------------------------
+   Sober.F, Apr 2004: always a .pif or a .zip attachment; subjects vary.
+   ---------------------------------------------------------------------- */
+
+rule Sober_F_Subject_With_Pif_Or_Zip
+{
+    meta:
+        family = "Sober"
+        variant = "F"
+        confidence = "medium"
+        description = "Sober.F subject together with an executable and a .pif or .zip attachment"
+        reference = "helpnetsecurity.com/2004/04/05 (subjects); archive.f-secure.com/weblog/archives/00000117 (always .PIF or .ZIP)"
+        aliases = "Sophos W32/Sober-F; Kaspersky I-Worm.Vb.C"
+
+    strings:
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and subject matches /^(Oh my God|Well, surprise\?!|Bad Gateway)$/i
+        and attachment_names matches /\.(pif|zip) *(\n|$)/i
+        and not $sober
+}
+
+/* ----------------------------------------------------------------------
+   More lure texts of the campaigns above. Each needs an executable in
+   the message to count, and stays low without one.
+   ---------------------------------------------------------------------- */
+
+rule Sober_A_Odin_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "A"
+        confidence = "high"
+        description = "Body signed Odin alias Anon together with an executable"
+        reference = "helpnetsecurity.com/?p=323"
+
+    strings:
+        $odin = "Odin alias Anon" nocase
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and $odin
+        and not $sober
+}
+
+rule Sober_C_Akte_Zip
+{
+    meta:
+        family = "Sober"
+        variant = "C"
+        confidence = "medium"
+        description = "Kripo lure attachment akte.zip (no number, unlike Sober.Y's Akte<NNNN>.zip) holding an executable"
+        reference = "blog.docx.org/2004/01/13/entry01306"
+
+    condition:
+        object_kind == "part"
+        and has_executable
+        and file_name matches /(^|[\/\\])akte\.zip$/i
+}
+
+rule Sober_D_Patch_Lure_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "D"
+        confidence = "high"
+        description = "Fake Microsoft patch body (MyDoom variant, 1 in 45 e-mails, port 13468) together with an executable"
+        reference = "eweek.com worm-masquerades-as-microsoft-patch-2; itprotoday.com/strategy/soberd-poses-microsoft-patch"
+        aliases = "Roca.a"
+
+    strings:
+        $ratio = "1 in 45 e-mails" nocase
+        $port = "port 13468" nocase
+        $mydoom = "mydoom" nocase
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and 2 of ($ratio, $port, $mydoom)
+        and not $sober
+}
+
+rule Sober_K_Subject_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "K"
+        confidence = "medium"
+        description = "Sober-K subject Paris Hilton, pure! or Paris Hilton SexVideos together with an executable; variant letter from Sophos"
+        reference = "arnnet.com.au/article/127970; infoworld.com/article/2670725"
+        aliases = "Sophos W32/Sober-K; McAfee Sober.l@MM"
+
+    strings:
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and subject matches /^((fwd?|re): ?)*(Paris Hilton, pure!|Paris Hilton SexVideos)$/i
+        and not $sober
+}
+
+rule Sober_P_Subject_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "P"
+        confidence = "medium"
+        description = "World Cup wave subject (German, or English with the spaces removed) together with an executable"
+        reference = "schieb.de/354080 (German subjects); cso.com.au/article/682; bsu.edu Sober.O alert (Re:YourPassword and others)"
+        aliases = "Symantec W32.Sober.O@mm; Sophos W32/Sober-N"
+
+    strings:
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and subject matches /^(Ich bin's, was zum Lachen|Mail-Fehler|Ihre E-Mail wurde verweigert|Your email was blocked|Re:YourPassword|Re:RegistrationConfirmation|Re:Youremailwasblocked|Re:malingerror)$/i
+        and not $sober
+}
+
+rule Sober_P_Body_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "P"
+        confidence = "high"
+        description = "World Cup wave body 'ok ok ok,,,,, here is it' together with an executable"
+        reference = "bsu.edu Sober.O alert"
+        aliases = "Symantec W32.Sober.O@mm; Sophos W32/Sober-N"
+
+    strings:
+        $ok = "ok ok ok,,,,, here is it" nocase
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and $ok
+        and not $sober
+}
+
+rule Sober_R_Password_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "R"
+        confidence = "medium"
+        description = "Class-reunion wave English lure (subject Your new Password, password changed, see the attached file) together with a ZIP and an executable"
+        reference = "e-channelnews.com (McAfee advisory)"
+        aliases = "McAfee W32/Sober.r@MM!M-151; Sophos W32/Sober-O, W32/Sober-P"
+
+    strings:
+        $changed = "Your password was successfully changed!" nocase
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and has_zip
+        and subject matches /^((fwd?|re): ?)*Your new Password$/i
+        and $changed
+        and not $sober
+}
+
+rule Sober_W_English_Lure_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "W"
+        confidence = "high"
+        description = "Sober.W English body apologising for its English together with an executable"
+        reference = "f-secure.com/v-descs/sober_w.shtml"
+
+    strings:
+        $sorry = "Sorry, sorry sorry, because,, my English is not the best!" nocase
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and $sorry
+        and not $sober
+}
+
+rule Sober_Y_Body_With_Executable
+{
+    meta:
+        family = "Sober"
+        variant = "Y"
+        confidence = "medium"
+        description = "Sober.Y body marker (cyaaaaaaa, SMTP_Error [], ***** Go to: http://www., the Paris Hilton download offer) together with a ZIP and an executable"
+        reference = "wesawthat.blogspot.com/2005/11/new-email-virus-wormsoberag.html (Trend advisory)"
+        aliases = "Symantec W32.Sober.X@mm; Sophos W32/Sober-Z; Trend WORM_SOBER.AG"
+
+    strings:
+        $cya = "cyaaaaaaa" nocase
+        $smtp_error = "SMTP_Error []"
+        $go_to = "***** Go to: http://www."
+        $free = "Download is free until Jan, 2006!"
+        $sober = "sober" nocase
+
+    condition:
+        object_kind == "message"
+        and has_executable
+        and has_zip
+        and any of ($cya, $smtp_error, $go_to, $free)
+        and not $sober
+}
+
+rule Sober_Lure_Text
+{
+    meta:
+        family = "Sober"
+        variant = ""
+        confidence = "low"
+        description = "A Sober lure phrase without an executable; reported only, because advisories quote these phrases"
+        reference = "helpnetsecurity.com/?p=323; eweek.com worm-masquerades-as-microsoft-patch-2; bsu.edu Sober.O alert; f-secure.com/v-descs/sober_w.shtml; wesawthat.blogspot.com/2005/11 (Trend advisory)"
+
+    strings:
+        $odin = "Odin alias Anon" nocase
+        $port = "port 13468" nocase
+        $ok = "ok ok ok,,,,, here is it" nocase
+        $sorry = "Sorry, sorry sorry, because,, my English is not the best!" nocase
+        $cya = "cyaaaaaaa" nocase
+        $go_to = "***** Go to: http://www."
+        $free = "Download is free until Jan, 2006!"
+
+    condition:
+        object_kind == "message"
+        and not has_executable
+        and any of them
 }

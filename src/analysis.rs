@@ -12,7 +12,7 @@ use mail_parser::MessageParser;
 
 use crate::mime::{self, Anomaly, Limits, ScanObject};
 use crate::origin::{self, NetworkList, Origin, TrustInput};
-use crate::scanner::{Match, MessageContext, RuleSet};
+use crate::scanner::{self, Match, MessageContext, RuleSet};
 use crate::store::Sighting;
 
 /// SMTP session data of the message: client, HELO, envelope, macros.
@@ -86,13 +86,10 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// The match that decides the verdict: the most confident one with a
-    /// confidence of medium or high. `None` means the message is clean.
+    /// The match that decides the verdict (see [`scanner::deciding_match`]).
+    /// `None` means the message is clean.
     pub fn primary(&self) -> Option<&Match> {
-        self.matches
-            .iter()
-            .filter(|m| m.confidence.is_actionable())
-            .max_by_key(|m| m.confidence)
+        scanner::deciding_match(&self.matches)
     }
 
     /// True when a medium or high confidence rule matched.
@@ -310,14 +307,21 @@ fn message_context(
         .iter()
         .filter_map(|r| address_domain(r))
         .collect();
+    let helo = envelope.helo.clone().unwrap_or_default();
+    let envelope_from = envelope.envelope_from.clone().unwrap_or_default();
     MessageContext {
+        helo_matches_sober_g: scanner::helo_matches_sober_g(&helo, &envelope_from),
+        recipient_language: scanner::recipient_language(
+            recipient_domains.iter().map(String::as_str),
+        )
+        .to_string(),
         subject: headers.subject.clone().unwrap_or_default(),
         from_domain: headers.from_domain.clone().unwrap_or_default(),
         attachment_names: attachment_names.join("\n"),
         has_executable: objects.iter().any(is_executable),
         has_zip: objects.iter().any(|o| o.data.starts_with(b"PK\x03\x04")),
-        helo: envelope.helo.clone().unwrap_or_default(),
-        envelope_from: envelope.envelope_from.clone().unwrap_or_default(),
+        helo,
+        envelope_from,
         recipient_domains: recipient_domains.join(" "),
     }
 }

@@ -31,6 +31,8 @@ pub struct ScanReport {
     /// `infected`, `clean` or `error`.
     pub verdict: &'static str,
     pub matches: Vec<ReportMatch>,
+    /// The match that decides an infected verdict ([`Verdict::primary`]).
+    pub decision: Option<ReportMatch>,
     pub origin: Option<ReportOrigin>,
     pub error: Option<String>,
     /// Sighting to record with `--record`; not printed.
@@ -41,7 +43,7 @@ pub struct ScanReport {
     pub incomplete: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ReportMatch {
     pub rule: String,
     pub family: String,
@@ -63,6 +65,7 @@ impl ScanReport {
             message_id: None,
             verdict: "error",
             matches: Vec::new(),
+            decision: None,
             origin: None,
             error: Some(error),
             sighting: None,
@@ -79,17 +82,8 @@ impl ScanReport {
             } else {
                 "clean"
             },
-            matches: verdict
-                .matches
-                .iter()
-                .map(|m| ReportMatch {
-                    rule: m.rule.clone(),
-                    family: m.family.clone(),
-                    variant: m.variant.clone(),
-                    confidence: m.confidence.as_str(),
-                    object: m.object.clone(),
-                })
-                .collect(),
+            matches: verdict.matches.iter().map(ReportMatch::from).collect(),
+            decision: verdict.primary().map(ReportMatch::from),
             origin: verdict.origin.as_ref().map(|o| ReportOrigin {
                 ip: o.ip.to_string(),
                 method: o.method.as_str(),
@@ -118,10 +112,9 @@ impl ScanReport {
             ),
             ("infected", _) => {
                 let hit = self
-                    .matches
-                    .iter()
-                    .max_by_key(|m| confidence_rank(m.confidence))
-                    .expect("an infected verdict has a match");
+                    .decision
+                    .as_ref()
+                    .expect("an infected verdict has a deciding match");
                 let origin = self.origin.as_ref().map_or("unknown", |o| o.ip.as_str());
                 format!(
                     "{}: infected {} {} rule={} object={} origin={}",
@@ -139,11 +132,15 @@ impl ScanReport {
     }
 }
 
-fn confidence_rank(confidence: &str) -> u8 {
-    match confidence {
-        "high" => 2,
-        "medium" => 1,
-        _ => 0,
+impl From<&crate::scanner::Match> for ReportMatch {
+    fn from(m: &crate::scanner::Match) -> ReportMatch {
+        ReportMatch {
+            rule: m.rule.clone(),
+            family: m.family.clone(),
+            variant: m.variant.clone(),
+            confidence: m.confidence.as_str(),
+            object: m.object.clone(),
+        }
     }
 }
 

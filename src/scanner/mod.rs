@@ -7,10 +7,12 @@
 //! workers; a scanner is created per scan, which costs microseconds.
 
 mod rules;
+mod session;
 
 use std::fmt;
 
 pub use rules::{RuleFileError, RuleSet, RulesError, check_dir};
+pub use session::{helo_matches_sober_g, recipient_language};
 
 /// The external variables every rule can use, all strings unless noted.
 ///
@@ -19,7 +21,10 @@ pub use rules::{RuleFileError, RuleSet, RulesError, check_dir};
 /// (`message`, `part`, `archive_member`). Per message: `subject`,
 /// `from_domain`, `attachment_names` (newline-separated), `has_executable`
 /// and `has_zip` (booleans). Per SMTP session (empty offline): `helo`,
-/// `envelope_from`, `recipient_domains` (space-separated).
+/// `envelope_from`, `recipient_domains` (space-separated), and two values
+/// computed from them: `recipient_language` (`de`, `en` or empty, see
+/// [`recipient_language`]) and the boolean `helo_matches_sober_g` (see
+/// [`helo_matches_sober_g`]).
 pub const EXTERNALS: &[&str] = &[
     "file_name",
     "content_type",
@@ -31,10 +36,11 @@ pub const EXTERNALS: &[&str] = &[
     "helo",
     "envelope_from",
     "recipient_domains",
+    "recipient_language",
 ];
 
 /// Boolean external variables.
-pub const BOOL_EXTERNALS: &[&str] = &["has_executable", "has_zip"];
+pub const BOOL_EXTERNALS: &[&str] = &["has_executable", "has_zip", "helo_matches_sober_g"];
 
 /// How sure a rule is. Only `Medium` and `High` make a message infected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -87,6 +93,22 @@ pub struct Match {
     pub object: String,
 }
 
+/// Picks the match that decides a message's verdict, or `None` for a clean
+/// message: the most confident match of medium or high confidence; among
+/// equals, one that names a variant over one that does not (so a sighting
+/// carries the variant when any rule knew it), then the first in scan order.
+/// A low-confidence match never decides, so it never creates a sighting.
+pub fn deciding_match(matches: &[Match]) -> Option<&Match> {
+    let rank = |m: &Match| (m.confidence, m.variant.is_some());
+    let mut best: Option<&Match> = None;
+    for candidate in matches.iter().filter(|m| m.confidence.is_actionable()) {
+        if best.is_none_or(|b| rank(candidate) > rank(b)) {
+            best = Some(candidate);
+        }
+    }
+    best
+}
+
 /// The per-message and per-session values of the external variables.
 #[derive(Debug, Clone, Default)]
 pub struct MessageContext {
@@ -98,4 +120,6 @@ pub struct MessageContext {
     pub helo: String,
     pub envelope_from: String,
     pub recipient_domains: String,
+    pub recipient_language: String,
+    pub helo_matches_sober_g: bool,
 }

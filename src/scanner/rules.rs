@@ -156,7 +156,7 @@ impl RuleSet {
         // string such as "sober" megabytes long stores one match record per
         // occurrence per rule: about 1 GB for 5 MiB of text.
         scanner.set_flags(yara::ScanFlags::FAST_MODE);
-        let values: [(&str, &str); 10] = [
+        let values: [(&str, &str); 11] = [
             ("file_name", object.file_name.as_deref().unwrap_or("")),
             ("content_type", object.content_type.as_deref().unwrap_or("")),
             ("object_path", &object.path),
@@ -167,6 +167,7 @@ impl RuleSet {
             ("helo", &context.helo),
             ("envelope_from", &context.envelope_from),
             ("recipient_domains", &context.recipient_domains),
+            ("recipient_language", &context.recipient_language),
         ];
         for (name, value) in values {
             // libyara takes C strings: a NUL inside a value would end it early.
@@ -180,6 +181,9 @@ impl RuleSet {
             .map_err(yara_error)?;
         scanner
             .define_variable("has_zip", context.has_zip)
+            .map_err(yara_error)?;
+        scanner
+            .define_variable("helo_matches_sober_g", context.helo_matches_sober_g)
             .map_err(yara_error)?;
 
         let hits = scanner.scan_mem(&object.data).map_err(yara_error)?;
