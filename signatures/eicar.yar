@@ -13,6 +13,7 @@ rule EICAR_Test_File
 {
     meta:
         family = "EICAR-Test-File"
+        variant = ""
         confidence = "high"
         description = "EICAR anti-virus test file as an attachment or ZIP member"
         reference = "eicar.org anti-malware test file"

@@ -744,12 +744,15 @@ rule Sober_D_Microsoft_Alert_With_Executable
 /* ----------------------------------------------------------------------
    Sober.Q, 14-15 May 2005: German nationalist spam with no attachment.
    A subject alone can be a news headline, and news, advisories and
-   backscatter reports quote these subjects, so the subject alone stays
-   low. The medium rule adds what the spam itself looked like: no
-   attachment, a short text, one to three links (to press articles or
-   party pages) and no word about a worm, a virus or spam, which every
-   article or advisory about the run contains. When the recipients are
-   known, the subject's language must also match Sober's choice for them.
+   backscatter reports quote these subjects, so a subject alone stays
+   low. Plain phrases such as "Gegen das Vergessen", "Augen auf" or
+   "Dresden 1945" never go above low. For the slogans and the subjects
+   spelled with ae/oe/ue, the medium rule adds what the spam itself looked
+   like: no attachment, a short text, one to three links (to press
+   articles or party pages) and no word about a worm, a virus or spam,
+   which every article or advisory about the run contains. When the
+   recipients are known, the subject's language must also match Sober's
+   choice for them.
    The June 2004 run of Sober.G/H sent similar spam, but its subjects are
    not documented, so it has no rule of its own.
    ---------------------------------------------------------------------- */
@@ -779,7 +782,7 @@ rule Sober_Q_Spam_Mail
         family = "Sober"
         variant = "Q"
         confidence = "medium"
-        description = "Sober.Q spam: exact run subject, no attachment, a short text with one to three links, no word about worms or spam, language as Sober chose it for the recipients"
+        description = "Sober.Q spam: one of the run subjects that legitimate mail would hardly use (political slogans, ae/oe/ue spellings), no attachment, a short text with one to three links, no word about worms or spam, language as Sober chose it for the recipients"
         reference = "theregister.co.uk/2005/05/16/sober_spews_spam (no attachment, links to press articles, German/English split); schieb.de soberq (subjects)"
         aliases = "CA Sober-O"
 
@@ -802,8 +805,8 @@ rule Sober_Q_Spam_Mail
         and #url >= 1 and #url <= 3
         and not any of ($sober, $wurm, $worm, $virus, $viren, $spam, $trojan)
         and (
-            (subject matches /^(Dresden 1945|Du wirst zum Sklaven gemacht!!!|Du wirst ausspioniert|Multi-Kulturell = Multi-Kriminell|Gegen das Vergessen|Deutsche Buerger trauen sich nicht.*|Deutsche werden kuenftig beim Arzt abgezockt.*|4,8 Mill\. Osteuropaeer durch Fischer-Volmer Erlass.*|Auf Streife durch den Berliner Wedding|Paranoider Deutschenmoerder kommt in Psychiatrie|Volk wird nur zum zahlen.*|Augen auf|Auslaender bevorzugt|Auslaenderpolitik|Blutige Selbstjustiz|Graeberschaendung auf bundesdeutsche.*|Hier sind wir Lehrer die einzigen Auslaender|.*[0-9]+ Jahre Befreiung.*|Massenhafter Steuerbetrug durch auslaendische.*|Polizei schlaegt Alarm|Schily ueber Deutschland|Transparenz ist das Mindeste|Trotz Stellenabbau.*|Tuerkei in die .*|Verbrechen der deutschen Frau|Vorbildliche Aktion)$/i and (recipient_language == "" or recipient_language == "de"))
-            or (subject matches /^(Dresden Bombing Is To Be Regretted Enormously|Armenian Genocide Plagues Ankara 90 Years On|Turkish Tabloid Enrages Germany with Nazi Comparisons|The Whore Lived Like a German|Can you believe this still happens today|60 Years of Freedom: Who's Celebrating\?|Honourable Action)$/i and (recipient_language == "" or recipient_language == "en"))
+            (subject matches /^(Du wirst zum Sklaven gemacht!!!|Multi-Kulturell = Multi-Kriminell|Deutsche Buerger trauen sich nicht.*|Deutsche werden kuenftig beim Arzt abgezockt.*|4,8 Mill\. Osteuropaeer durch Fischer-Volmer Erlass.*|Paranoider Deutschenmoerder kommt in Psychiatrie|Volk wird nur zum zahlen.*|Auslaender bevorzugt|Auslaenderpolitik|Graeberschaendung auf bundesdeutsche.*|Hier sind wir Lehrer die einzigen Auslaender|Massenhafter Steuerbetrug durch auslaendische.*|Polizei schlaegt Alarm|Schily ueber Deutschland|Tuerkei in die .*|Verbrechen der deutschen Frau)$/i and (recipient_language == "" or recipient_language == "de"))
+            or (subject matches /^(Dresden Bombing Is To Be Regretted Enormously|Armenian Genocide Plagues Ankara 90 Years On|Turkish Tabloid Enrages Germany with Nazi Comparisons|The Whore Lived Like a German)$/i and (recipient_language == "" or recipient_language == "en"))
         )
 }
 

@@ -116,6 +116,24 @@ pub enum RulesCommand {
         /// Rules directory; default: `signatures` from the config, else the embedded rules.
         dir: Option<PathBuf>,
     },
+    /// Run a labelled corpus through the rules and print, per variant, how
+    /// many messages were expected, detected and missed, and how many
+    /// legitimate ones were flagged (false positives).
+    ///
+    /// Exit codes: 0 when every worm mail is detected with the expected
+    /// family and variant and every clean mail is clean; 1 when any is
+    /// missed or any false positive occurs; 2 when the rules, the manifest
+    /// or a message cannot be read.
+    Test {
+        /// Rules directory to test; `-` for the rules embedded in the binary.
+        dir: PathBuf,
+        /// JSON lines manifest, one message per line: {"file", "expect":
+        /// "infected"|"clean", "family"?, "variant"?, "helo"?, "mail_from"?,
+        /// "rcpt"?: [...], "client_ip"?}. Files are relative to the
+        /// manifest's folder.
+        #[arg(long)]
+        manifest: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

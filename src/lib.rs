@@ -13,6 +13,7 @@
 //! - [`export`]: listings read from the store, written as blocklists.
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
+//! - [`rules_cmd`]: `rules test`, a labelled corpus run through the rules.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
@@ -22,6 +23,7 @@ pub mod export;
 pub mod milter;
 pub mod mime;
 pub mod origin;
+pub mod rules_cmd;
 pub mod scan;
 pub mod scanner;
 pub mod store;

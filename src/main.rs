@@ -64,6 +64,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Scan(args) => scan(config?, args),
         Command::Export(args) => export(config?, args),
         Command::Rules(RulesCommand::Check { dir }) => rules_check(config?, dir.as_deref()),
+        Command::Rules(RulesCommand::Test { dir, manifest }) => {
+            rules_test(config?, &dir, &manifest)
+        }
         Command::Config(ConfigCommand::Check) => config_check(path, config),
     }
 }
@@ -285,4 +288,21 @@ fn rules_check(config: Config, dir: Option<&Path>) -> Result<ExitCode> {
     }
     println!("{source}: {} error(s)", errors.len());
     Ok(ExitCode::from(1))
+}
+
+fn rules_test(config: Config, dir: &Path, manifest: &Path) -> Result<ExitCode> {
+    let rules = if dir == Path::new("-") {
+        RuleSet::embedded()
+    } else {
+        RuleSet::from_dir(dir)
+    }
+    .with_context(|| format!("cannot compile the rules in {}", dir.display()))?;
+    let settings = Settings::from_config(&config);
+    let report = wormsign::rules_cmd::run(&rules, &settings, manifest)?;
+    print!("{}", report.render());
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -27,13 +27,17 @@ fn scan_json(path: &Path) -> serde_json::Value {
     })
 }
 
-/// The match that decides an infected verdict: the first high, else medium.
+/// The match that decides an infected verdict, as `scan --json` reports it
+/// (the same choice the milter records in a sighting).
 fn deciding_match(report: &serde_json::Value) -> &serde_json::Value {
-    let matches = report["matches"].as_array().expect("matches array");
-    ["high", "medium"]
-        .iter()
-        .find_map(|level| matches.iter().find(|m| m["confidence"] == *level))
-        .unwrap_or_else(|| panic!("no high or medium match: {report}"))
+    let decision = &report["decision"];
+    assert!(decision.is_object(), "no deciding match: {report}");
+    let confidence = decision["confidence"].as_str();
+    assert!(
+        matches!(confidence, Some("high" | "medium")),
+        "a {confidence:?} match decided: {report}"
+    );
+    decision
 }
 
 fn check_corpus(dir: &str) -> usize {

@@ -123,3 +123,35 @@ pub struct MessageContext {
     pub recipient_language: String,
     pub helo_matches_sober_g: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(rule: &str, confidence: Confidence, variant: Option<&str>) -> Match {
+        Match {
+            rule: rule.to_string(),
+            family: "Sober".to_string(),
+            variant: variant.map(str::to_string),
+            confidence,
+            object: "message".to_string(),
+        }
+    }
+
+    #[test]
+    fn deciding_match_order() {
+        let low_only = [hit("a", Confidence::Low, Some("Y"))];
+        assert!(deciding_match(&low_only).is_none());
+
+        let matches = [
+            hit("low", Confidence::Low, Some("Q")),
+            hit("medium", Confidence::Medium, Some("Y")),
+            hit("generic", Confidence::High, None),
+            hit("first_high", Confidence::High, Some("W")),
+            hit("second_high", Confidence::High, Some("Z")),
+        ];
+        assert_eq!(deciding_match(&matches).unwrap().rule, "first_high");
+        assert_eq!(deciding_match(&matches[..3]).unwrap().rule, "generic");
+        assert_eq!(deciding_match(&matches[..2]).unwrap().rule, "medium");
+    }
+}

@@ -422,6 +422,36 @@ rule test_exe_name {
 "#;
 
     #[test]
+    fn bundled_rules_have_all_meta() {
+        const REQUIRED: [&str; 5] = [
+            "family",
+            "variant",
+            "confidence",
+            "description",
+            "reference",
+        ];
+        for file in EMBEDDED.files().filter(|f| is_rule_file(f.path())) {
+            let text = String::from_utf8_lossy(file.contents());
+            let rules = new_compiler()
+                .unwrap()
+                .add_rules_str(&text)
+                .unwrap()
+                .compile_rules()
+                .unwrap();
+            for rule in rules.get_rules() {
+                for key in REQUIRED {
+                    assert!(
+                        rule.metadatas.iter().any(|m| m.identifier == key),
+                        "{}: rule {} has no meta {key}",
+                        file.path().display(),
+                        rule.identifier
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn embedded_rules_compile() {
         let rules = RuleSet::embedded().unwrap();
         assert!(!rules.is_empty());
