@@ -121,8 +121,8 @@ pub enum RulesCommand {
     /// legitimate ones were flagged (false positives).
     ///
     /// Exit codes: 0 when every worm mail is detected with the expected
-    /// family and variant and every clean mail is clean; 1 when any is
-    /// missed or any false positive occurs; 2 when the rules, the manifest
+    /// family and variant and every clean mail is clean. 1 when any is
+    /// missed or any false positive occurs. 2 when the rules, the manifest
     /// or a message cannot be read.
     Test {
         /// Rules directory to test; `-` for the rules embedded in the binary.

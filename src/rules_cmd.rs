@@ -27,7 +27,7 @@ use serde::Deserialize;
 use crate::analysis::{self, Envelope, Settings, Verdict};
 use crate::scanner::RuleSet;
 
-/// What a manifest line expects of its message.
+/// Expected verdict of a manifest line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Expectation {
@@ -162,7 +162,7 @@ impl Report {
         self.failures.is_empty()
     }
 
-    /// The table and the failure lines, as printed by `rules test`.
+    /// Renders the table and the failure lines that `rules test` prints.
     pub fn render(&self) -> String {
         let width = self
             .variants
@@ -177,10 +177,12 @@ impl Report {
                 row.expected, row.detected, row.missed, row.false_positives
             )
         };
+
         let mut out = format!(
             "{:<width$} {:>8} {:>8} {:>8} {:>9}\n",
             "variant", "expected", "detected", "missed", "false_pos"
         );
+
         let mut total = Row::default();
         let rows = self
             .variants
@@ -193,10 +195,12 @@ impl Report {
             total.detected += row.detected;
             total.missed += row.missed;
         }
+
         // Each false positive is counted in its variant's row and in the
         // clean row; the total counts it once.
         total.false_positives = self.clean.false_positives;
         out.push_str(&row_line("total", &total));
+
         for failure in &self.failures {
             let _ = writeln!(out, "{failure}");
         }
@@ -227,7 +231,7 @@ pub fn run(rules: &RuleSet, settings: &Settings, manifest: &Path) -> Result<Repo
     Ok(report)
 }
 
-/// The verdict, or `None` when the analysis panicked.
+/// Analyses one message as the milter does; `None` means the analysis panicked.
 fn analyse(
     rules: &RuleSet,
     settings: &Settings,

@@ -19,7 +19,7 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// The counts of one table row, by its label.
+/// Reads the counts of the table row with this label.
 fn row(table: &str, label: &str) -> Vec<usize> {
     let line = table
         .lines()

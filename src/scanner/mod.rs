@@ -94,9 +94,9 @@ pub struct Match {
 }
 
 /// Picks the match that decides a message's verdict, or `None` for a clean
-/// message: the most confident match of medium or high confidence; among
-/// equals, one that names a variant over one that does not (so a sighting
-/// carries the variant when any rule knew it), then the first in scan order.
+/// message. It is the match of maximum confidence, medium or high. Among
+/// equals, one that names a variant wins (so a sighting carries the variant
+/// when any rule knew it), then the first in scan order.
 /// A low-confidence match never decides, so it never creates a sighting.
 pub fn deciding_match(matches: &[Match]) -> Option<&Match> {
     let rank = |m: &Match| (m.confidence, m.variant.is_some());

@@ -30,10 +30,10 @@ pub fn helo_matches_sober_g(helo: &str, envelope_from: &str) -> bool {
     helo.eq_ignore_ascii_case(&expected) && !helo.eq_ignore_ascii_case(domain)
 }
 
-/// Language Sober would have chosen for these recipient domains: `de` when
-/// any domain ends in .de, .at, .ch or .li or contains `gmx` (the 2005
-/// variants' rule), `en` when domains are known and none is German, empty
-/// when no recipient is known (offline scans).
+/// Language Sober would have chosen for these recipient domains. It is
+/// `de` when any domain ends in .de, .at, .ch or .li or contains `gmx` (the
+/// 2005 variants' rule), `en` when domains are known and none is German,
+/// and empty when no recipient is known (offline scans).
 ///
 /// NOTE: Sober.C also wrote German to .be and Sober.D to .nl and .be; those
 /// are counted as English here, so a Sober.C or D rule must not require
