@@ -1010,10 +1010,13 @@ rule Sober_P_Subject_With_Executable
     strings:
         $sober = "sober" nocase
 
+    // "Mail-Fehler", "Ihre E-Mail wurde verweigert" and "Your email was
+    // blocked" are left out: a real gateway notice may use them and attach
+    // the blocked original, and its sender is an innocent relay.
     condition:
         object_kind == "message"
         and has_executable
-        and subject matches /^(Ich bin's, was zum Lachen|Mail-Fehler|Ihre E-Mail wurde verweigert|Your email was blocked|Re:YourPassword|Re:RegistrationConfirmation|Re:Youremailwasblocked|Re:malingerror)$/i
+        and subject matches /^(Ich bin's, was zum Lachen|Re:YourPassword|Re:RegistrationConfirmation|Re:Youremailwasblocked|Re:malingerror)$/i
         and not $sober
 }
 
