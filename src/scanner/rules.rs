@@ -347,7 +347,7 @@ fn read_meta(
         let Some(family) = text("family").filter(|f| !f.is_empty()) else {
             errors.push(file_error(
                 file,
-                0,
+                rule_line(&file.text, rule.identifier),
                 format!(
                     "rule {} has no meta family: add e.g. family = \"Sober\"",
                     rule.identifier
@@ -359,7 +359,7 @@ fn read_meta(
         let Some(confidence) = Confidence::parse(&confidence_text) else {
             errors.push(file_error(
                 file,
-                0,
+                rule_line(&file.text, rule.identifier),
                 format!(
                     "rule {} has confidence {confidence_text:?}: use \"high\", \"medium\" or \"low\"",
                     rule.identifier
@@ -370,7 +370,7 @@ fn read_meta(
         if meta.contains_key(rule.identifier) {
             errors.push(file_error(
                 file,
-                0,
+                rule_line(&file.text, rule.identifier),
                 format!(
                     "rule {} is defined in another file too: rule names must be unique",
                     rule.identifier
@@ -389,6 +389,21 @@ fn read_meta(
         );
     }
     errors
+}
+
+/// Line (1-based) of the `rule NAME` declaration in `text`, or 0 when it
+/// is not found, so a meta error points at the rule.
+fn rule_line(text: &str, identifier: &str) -> usize {
+    for (index, line) in text.lines().enumerate() {
+        let mut words = line
+            .split(|c: char| c.is_whitespace() || c == '{' || c == ':')
+            .filter(|word| !word.is_empty())
+            .skip_while(|word| matches!(*word, "private" | "global"));
+        if words.next() == Some("rule") && words.next() == Some(identifier) {
+            return index + 1;
+        }
+    }
+    0
 }
 
 #[cfg(test)]
@@ -503,6 +518,20 @@ rule test_exe_name {
         let err = RuleSet::from_dir(dir.path()).unwrap_err().to_string();
         assert!(err.contains("bare"), "{err}");
         assert!(err.contains("family"), "{err}");
+    }
+
+    #[test]
+    fn meta_error_names_rule_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write_rules(
+            dir.path(),
+            "meta.yar",
+            "rule good {\n  meta:\n    family = \"X\"\n    confidence = \"low\"\n  condition:\n    true\n}\n\nprivate rule unsure: tag {\n  meta:\n    family = \"X\"\n    confidence = \"maybe\"\n  condition:\n    true\n}\n",
+        );
+        let errors = check_dir(Some(dir.path())).unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 9, "{errors:?}");
+        assert!(errors[0].message.contains("maybe"), "{errors:?}");
     }
 
     #[test]
