@@ -121,3 +121,35 @@ fn member_in_folder_still_detected() {
         assert_eq!(deciding_match(&report)["variant"], "Y", "{name}: {report}");
     }
 }
+
+/// `wormsign scan` agrees with the manifest that `rules test` checks, for
+/// every entry that needs no SMTP session: the same verdict, and for worm
+/// mail the same family and variant in the deciding match.
+#[test]
+fn scan_agrees_with_manifest() {
+    let root = common::repo_root().join("tests/fixtures");
+    let manifest = std::fs::read_to_string(root.join("manifest.jsonl")).expect("read manifest");
+    let mut checked = 0;
+    for line in manifest.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("manifest line");
+        let needs_session = ["helo", "mail_from", "rcpt", "client_ip"]
+            .iter()
+            .any(|key| entry.get(key).is_some());
+        if needs_session {
+            continue;
+        }
+        let file = entry["file"].as_str().expect("file");
+        let report = scan_json(&root.join(file));
+        assert_eq!(report["verdict"], entry["expect"], "{file}: {report}");
+        if entry["expect"] == "infected" {
+            let decision = deciding_match(&report);
+            for key in ["family", "variant"] {
+                if let Some(expected) = entry.get(key) {
+                    assert_eq!(&decision[key], expected, "{file} {key}: {report}");
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 30, "only {checked} manifest entries checked");
+}
