@@ -30,6 +30,11 @@
   has_executable) are limited to object_kind == "message", so that they
   match once per message and not once per object.
 
+  TODO: Sober.B, Sober.E and the June 2004 Sober.G/H spam run have no
+  rules of their own, because the public write-ups give no exact subject,
+  body or attachment name for them. Hosts of that run are caught only by
+  the Sober.G HELO rule.
+
   Variant letters follow F-Secure where F-Secure named the campaign. For
   campaigns without an F-Secure name, the variant is another vendor's
   letter and the description says whose. Other vendors' names are in the
