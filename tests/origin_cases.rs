@@ -10,7 +10,7 @@ use wormsign::origin::{Hop, NetworkList, OriginMethod, TrustInput, find_origin, 
 /// Number of cases in `received-cases.jsonl` that match SpamAssassin in
 /// every field (99 of 102). Raise it when the parser improves. The test
 /// fails when the count drops, so a regression in any format shows up.
-const RECEIVED_PASS_RATCHET: usize = 99;
+const RECEIVED_PASS_RATCHET: usize = 102;
 
 /// Formats whose cases must match field by field.
 const REQUIRED_TAGS: [&str; 3] = ["postfix", "sendmail", "exim"];
