@@ -13,6 +13,7 @@
 //! - [`export`]: listings read from the store, written as blocklists.
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
+//! - [`origin_cmd`]: the `wormsign origin` report of relays and trust flags.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
@@ -22,6 +23,7 @@ pub mod export;
 pub mod milter;
 pub mod mime;
 pub mod origin;
+pub mod origin_cmd;
 pub mod scan;
 pub mod scanner;
 pub mod store;
