@@ -32,7 +32,7 @@ pub struct OriginReport {
     pub path: String,
     pub relays: Vec<RelayReport>,
     pub origin: Option<OriginSummary>,
-    /// Why the file could not be read; `null` when it was.
+    /// Reason the file could not be read; `null` when it was read.
     pub error: Option<String>,
 }
 
@@ -135,7 +135,7 @@ fn relay_report(relay: &Relay) -> RelayReport {
 }
 
 impl OriginReport {
-    /// The text form: the path, one line per relay, then the origin.
+    /// Renders the report as text: the path, one line per relay, then the origin.
     pub fn text(&self) -> String {
         let mut out = format!("{}\n", self.path);
         if let Some(error) = &self.error {

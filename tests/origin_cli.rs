@@ -7,8 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// A two-tier site: the front MX 192.0.2.25 relays to the filtering host
-/// that runs wormsign; the worm came from 198.51.100.66, and the header
+/// A two-tier site. The front MX 192.0.2.25 relays to the filtering host
+/// that runs wormsign. The worm came from 198.51.100.66, and the header
 /// below it is forged.
 const TWO_TIER: &str = "Received: from mx1.example.org (mx1.example.org [192.0.2.25])\r\n\
 \tby filter.example.org (Postfix) with ESMTP id 1A2B3C; Mon, 1 Jan 2024 10:00:02 +0000\r\n\

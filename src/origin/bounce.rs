@@ -289,7 +289,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_text_from_a_person_is_not_a_bounce() {
+    fn plain_text_from_user_ignored() {
         let raw = format!(
             "From: alice@example.org\r\nSubject: look at this header\r\n\r\n{}",
             original_headers()

@@ -75,7 +75,7 @@ impl NetworkList {
 
     /// Returns true when every address of `network` is in the list, with
     /// first-match lookups: an earlier `!net` that overlaps part of
-    /// `network` makes the answer false.
+    /// `network` makes the result false.
     pub fn covers(&self, network: IpNet) -> bool {
         let mut pending = vec![network.trunc()];
         for entry in &self.entries {

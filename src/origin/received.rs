@@ -326,9 +326,10 @@ fn named_mta(items: &[Item<'_, '_>]) -> Option<Mta> {
     })
 }
 
-/// GMX's submission servers `mail.gmx.net` and `mail.gmx.com` accept mail
-/// only from logged-in users but write plain `with SMTP` or `with ESMTP`,
-/// so SpamAssassin counts their hops as authenticated; so does this parser.
+/// Labels hops to GMX's submission servers `mail.gmx.net` and
+/// `mail.gmx.com` as authenticated. They accept mail only from logged-in
+/// users but write plain `with SMTP` or `with ESMTP`, and SpamAssassin
+/// counts their hops as authenticated too.
 fn gmx_submission(by: Option<&str>, with: Option<&str>) -> Option<String> {
     let by = by?;
     let with = with?;

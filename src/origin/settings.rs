@@ -2,7 +2,7 @@
 //! `msa_networks`, with SpamAssassin's defaults and lint checks.
 //!
 //! Each list is either not configured (`None`) or configured, possibly
-//! empty. The rules, as in SpamAssassin 4.0:
+//! empty. The rules follow SpamAssassin 4.0 and its trust-path tests:
 //!
 //! - With neither trusted nor internal configured, trust is inferred:
 //!   private, link-local and shared (100.64/10) addresses are trusted and
@@ -23,8 +23,8 @@ use super::networks::{NetworkError, NetworkList, canonical_ip};
 /// Ranges trusted when neither trusted nor internal networks are
 /// configured: RFC 1918, shared address space, link-local and unique local
 /// addresses.
-// NOTE: SpamAssassin's list of private ranges is longer (it also holds
-// documentation and benchmarking ranges); those are not trusted here.
+// NOTE: only these ranges are inferred as trusted. SpamAssassin's own list
+// of private ranges (IP_PRIVATE) was not compared and may differ.
 const INFERRED_TRUSTED: [&str; 7] = [
     "10/8",
     "172.16/12",

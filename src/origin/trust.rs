@@ -79,7 +79,7 @@ pub const ORIGINATING_IP_HEADERS: [&str; 6] = [
     "X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp",
 ];
 
-/// Where a relay of the path was read from.
+/// Source of a relay: the connection or one header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelaySource {
     /// The SMTP connection; the MTA's own Received header for it, when
@@ -141,7 +141,7 @@ pub fn find_origin(input: &TrustInput<'_>, settings: &TrustSettings) -> Option<O
 ///    host wrote it for mail that did not come over the network (local
 ///    submission such as `by relay (Postfix, from userid 0)`, a spooler,
 ///    fetchmail) or in a layout the parser cannot read, and the header below
-///    it was written by whoever handed the message in, so it may be forged.
+///    it was written by the program that handed the message in, so it may be forged.
 ///    SpamAssassin skips such headers instead. The exceptions are the notes
 ///    a filter on the same host adds (see [`is_same_host_note`]); those
 ///    are skipped.
