@@ -50,6 +50,8 @@ impl Embedded {
     }
 }
 
+// TODO: `wormsign export` has no flag to leave out `bounce` sightings yet,
+// although the store's listing query can exclude them by method.
 /// Replaces `origin` with the origin recorded in a bounce's embedded
 /// original when `matched_object` (the path of the match that decides the
 /// verdict) lies inside that original. An embedded chain with no untrusted
