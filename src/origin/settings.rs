@@ -65,7 +65,7 @@ impl Default for TrustSettings {
 #[non_exhaustive]
 pub enum TrustError {
     /// An entry of one list is not an address or prefix.
-    #[error("{key}: {error}")]
+    #[error("{error}")]
     Network {
         /// `trusted_networks`, `internal_networks` or `msa_networks`.
         key: &'static str,
@@ -73,12 +73,12 @@ pub enum TrustError {
     },
     /// An internal network reaches outside the trusted networks.
     #[error(
-        "internal_networks entry {entry:?} is not inside trusted_networks; every internal relay must be trusted, so add it to trusted_networks or remove it"
+        "entry {entry:?} is not inside trusted_networks. Every internal relay must be trusted, so add it to trusted_networks or remove it from internal_networks"
     )]
     InternalNotTrusted { entry: String },
     /// An MSA outside the trusted networks.
     #[error(
-        "msa_networks entry {entry:?} is not inside trusted_networks; an MSA must be trusted, so add it to trusted_networks or remove it"
+        "entry {entry:?} is not inside trusted_networks. An MSA must be trusted, so add it to trusted_networks or remove it from msa_networks"
     )]
     MsaNotTrusted { entry: String },
 }
