@@ -286,3 +286,86 @@ fn method_names() {
     assert_eq!(OriginMethod::Received.as_str(), "received");
     assert_eq!(OriginMethod::Bounce.as_str(), "bounce");
 }
+
+fn path_with(received: &[String], originating: &[String], settings: &TrustSettings) -> TrustPath {
+    let input = TrustInput {
+        received,
+        originating,
+        ..TrustInput::default()
+    };
+    trust_path(&input, settings)
+}
+
+#[test]
+fn originating_ip_only_below_msa() {
+    let received = [postfix("webmail", "192.0.2.50", "ESMTP")];
+    let originating = ["[198.51.100.44]".to_owned()];
+
+    let with_msa =
+        TrustSettings::parse(Some(&["192.0.2.0/24"]), None, Some(&["192.0.2.50"])).unwrap();
+    let path = path_with(&received, &originating, &with_msa);
+    assert_eq!(path.relays.len(), 2);
+    assert_eq!(path.relays[1].source, RelaySource::Originating);
+    assert!(path.relays[1].trusted);
+    let origin = path.origin.expect("no origin below the MSA");
+    assert_eq!(origin.ip, ip("198.51.100.44"));
+    assert_eq!(origin.method, OriginMethod::Received);
+    assert_eq!(origin.hop, None);
+
+    // Without an MSA, a trusted host could have written the header.
+    let no_msa = TrustSettings::parse(Some(&["192.0.2.0/24"]), None, None).unwrap();
+    let path = path_with(&received, &originating, &no_msa);
+    assert_eq!(path.relays.len(), 2);
+    assert!(!path.relays[1].trusted);
+    assert_eq!(path.origin, None);
+}
+
+#[test]
+fn msa_skips_loopback_below_it() {
+    let received = [
+        postfix("msa", "192.0.2.50", "ESMTP"),
+        postfix("localhost", "127.0.0.1", "ESMTP"),
+        postfix("customer-pc", "198.51.100.23", "SMTP"),
+    ];
+    let settings =
+        TrustSettings::parse(Some(&["192.0.2.0/24"]), None, Some(&["192.0.2.50"])).unwrap();
+    let path = path_with(&received, &[], &settings);
+    assert!(path.relays[0].msa);
+    let origin = path.origin.expect("no origin");
+    assert_eq!(origin.ip, ip("198.51.100.23"));
+    assert_eq!(origin.hop, Some(2));
+}
+
+#[test]
+fn inferred_trust_walks_private_hops() {
+    let received = [
+        postfix("filter", "10.0.0.5", "ESMTP"),
+        postfix("lan-pc", "192.168.1.20", "ESMTP"),
+        postfix("infected-pc", "198.51.100.66", "SMTP"),
+        postfix("forged", "203.0.113.1", "SMTP"),
+    ];
+    let path = path_with(&received, &[], &TrustSettings::default());
+    let flags: Vec<(bool, bool)> = path
+        .relays
+        .iter()
+        .map(|r| (r.trusted, r.internal))
+        .collect();
+    assert_eq!(
+        flags,
+        vec![(true, true), (true, true), (false, false), (false, false)]
+    );
+    assert_eq!(path.origin.map(|o| o.ip), Some(ip("198.51.100.66")));
+}
+
+#[test]
+fn relays_listed_past_the_origin() {
+    let received = [
+        postfix("worm", "203.0.113.7", "SMTP"),
+        "by relay1.example.org (Postfix, from userid 33) id 4AB12C0DE1".to_owned(),
+        postfix("forged", "10.1.1.1", "SMTP"),
+    ];
+    let path = path_with(&received, &[], &TrustSettings::default());
+    assert_eq!(path.relays.len(), 2);
+    assert!(!path.relays[1].trusted);
+    assert_eq!(path.origin.map(|o| o.ip), Some(ip("203.0.113.7")));
+}
