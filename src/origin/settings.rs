@@ -6,7 +6,9 @@
 //!
 //! - With neither trusted nor internal configured, trust is inferred:
 //!   private, link-local and shared (100.64/10) addresses are trusted and
-//!   internal, and so are authenticated hops.
+//!   internal, and so are authenticated hops. A PC on a private network is
+//!   then trusted too, so a header it forges is read; sites with such PCs
+//!   should configure trusted_networks.
 //! - With one of the two configured, the other is a copy of it.
 //! - 127.0.0.0/8 and `::1` are always trusted and internal, even when a
 //!   list excludes them.
