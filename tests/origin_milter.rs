@@ -90,6 +90,7 @@ async fn send_eicar(conn: &mut TestConnection, received: &[&str]) -> String {
         Status::Continue
     );
     conn.data().await.unwrap();
+
     for value in received {
         conn.header("Received", *value).await.unwrap();
     }
@@ -98,11 +99,13 @@ async fn send_eicar(conn: &mut TestConnection, received: &[&str]) -> String {
         .await
         .unwrap();
     conn.eoh().await.unwrap();
+
     let mut body =
         b"--b1\r\nContent-Type: application/octet-stream; name=\"test.com\"\r\n\r\n".to_vec();
     body.extend_from_slice(EICAR);
     body.extend_from_slice(b"\r\n--b1--\r\n");
     conn.body(body).await.unwrap();
+
     let (actions, _) = conn.eom().await.unwrap();
     actions
         .actions

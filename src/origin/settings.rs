@@ -37,8 +37,8 @@ const INFERRED_TRUSTED: [&str; 7] = [
     "fe80::/10",
 ];
 
-// TODO: SpamAssassin also infers trust from DNS (a relay in the same /16 as
-// the first `by` host, a `by` host with only private addresses); wormsign
+// TODO: SpamAssassin also infers trust from DNS: a relay in the same /16 as
+// the first `by` host, or a `by` host with only private addresses. wormsign
 // makes no DNS lookups, so it infers trust from the relay's address alone.
 /// Validated trust settings. The default infers trust, as with no
 /// settings at all.
