@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mail_parser::MessageParser;
 
 use crate::mime::{self, Anomaly, Limits, ScanObject};
-use crate::origin::{self, NetworkList, Origin, TrustInput};
+use crate::origin::{self, Origin, TrustInput, TrustSettings};
 use crate::scanner::{self, Match, MessageContext, RuleSet};
 use crate::store::Sighting;
 
@@ -35,7 +35,7 @@ pub struct Envelope {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub limits: Limits,
-    pub trusted_networks: NetworkList,
+    pub trust: TrustSettings,
     /// Bytes of a message that are scanned; the milter keeps no more than
     /// this, and the offline scan cuts each message at the same point.
     pub max_message_bytes: u64,
@@ -49,7 +49,7 @@ impl Settings {
     pub fn from_config(config: &crate::config::Config) -> Settings {
         Settings {
             limits: config.limits.clone(),
-            trusted_networks: config.trusted_networks.clone(),
+            trust: config.trust.clone(),
             max_message_bytes: config.max_message_bytes,
             scan_timeout: config.scan_timeout,
         }
@@ -60,7 +60,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             limits: Limits::default(),
-            trusted_networks: NetworkList::default(),
+            trust: TrustSettings::default(),
             max_message_bytes: 10 * 1024 * 1024,
             scan_timeout: Duration::from_secs(10),
         }
@@ -191,8 +191,11 @@ pub fn analyse(
         client_ip: envelope.client_ip,
         client_authenticated: envelope.auth_authen.is_some(),
         received: &headers.received,
+        originating: &headers.originating,
     };
-    verdict.origin = origin::find_origin(&input, &settings.trusted_networks);
+    verdict.origin = origin::find_origin(&input, &settings.trust);
+    let primary_object = verdict.primary().map(|hit| hit.object.clone());
+    origin::bounce::apply(&mut verdict.origin, primary_object.as_deref(), raw);
     verdict
 }
 
@@ -338,6 +341,8 @@ fn address_domain(address: &str) -> Option<String> {
 struct HeaderInfo {
     /// Received values, newest first, unfolded.
     received: Vec<String>,
+    /// Originating-IP header values (X-Originating-IP and the like).
+    originating: Vec<String>,
     subject: Option<String>,
     message_id: Option<String>,
     from_domain: Option<String>,
@@ -347,6 +352,7 @@ impl HeaderInfo {
     fn read(raw: &[u8]) -> HeaderInfo {
         let mut info = HeaderInfo {
             received: received_headers(raw),
+            originating: origin::headers::values(raw, &origin::ORIGINATING_IP_HEADERS),
             ..HeaderInfo::default()
         };
         if let Some(message) = MessageParser::new().parse_headers(raw) {

@@ -40,6 +40,13 @@ pub enum Command {
     /// Check the config file and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the relays of stored messages with their trust flags and the
+    /// chosen origin, to check trusted_networks.
+    ///
+    /// With none of the --*-networks flags the config's settings apply;
+    /// with any of them, only the flags do, and an absent flag means "not
+    /// configured". Exit code 2 when a file could not be read.
+    Origin(OriginArgs),
 }
 
 impl Command {
@@ -106,6 +113,27 @@ pub struct ExportArgs {
     /// List only hosts with at least this many sightings.
     #[arg(long, default_value_t = 1)]
     pub min_sightings: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct OriginArgs {
+    /// Message files (.eml) or mbox files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Trusted networks: comma-separated entries in SpamAssassin's syntax
+    /// (`10/8`, `192.0.2.0/24`, `2001:db8::/32`, `!192.0.2.9`); an empty
+    /// string is an empty list.
+    #[arg(long, value_name = "LIST")]
+    pub trusted_networks: Option<String>,
+    /// Internal networks, in the same syntax as --trusted-networks.
+    #[arg(long, value_name = "LIST")]
+    pub internal_networks: Option<String>,
+    /// MSA networks, in the same syntax as --trusted-networks.
+    #[arg(long, value_name = "LIST")]
+    pub msa_networks: Option<String>,
+    /// Print one JSON object per message and line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
 //! - [`rules_cmd`]: `rules test`, a labelled corpus run through the rules.
+//! - [`origin_cmd`]: the `wormsign origin` report of relays and trust flags.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
@@ -23,6 +24,7 @@ pub mod export;
 pub mod milter;
 pub mod mime;
 pub mod origin;
+pub mod origin_cmd;
 pub mod rules_cmd;
 pub mod scan;
 pub mod scanner;

@@ -11,7 +11,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
 use wormsign::analysis::Settings;
-use wormsign::cli::{Cli, Command, ConfigCommand, ExportArgs, RulesCommand, RunArgs, ScanArgs};
+use wormsign::cli::{
+    Cli, Command, ConfigCommand, ExportArgs, OriginArgs, RulesCommand, RunArgs, ScanArgs,
+};
 use wormsign::config::Config;
 use wormsign::scanner::{RuleSet, check_dir};
 use wormsign::{export, milter, scan, store};
@@ -68,6 +70,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             rules_test(config?, &dir, &manifest)
         }
         Command::Config(ConfigCommand::Check) => config_check(path, config),
+        Command::Origin(args) => origin_command(config?, args),
     }
 }
 
@@ -304,5 +307,41 @@ fn rules_test(config: Config, dir: &Path, manifest: &Path) -> Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// `wormsign origin`: relays, trust flags and origin of each message file.
+fn origin_command(config: Config, args: OriginArgs) -> Result<ExitCode> {
+    let flags = [
+        &args.trusted_networks,
+        &args.internal_networks,
+        &args.msa_networks,
+    ];
+    let settings = if flags.iter().all(|flag| flag.is_none()) {
+        config.trust
+    } else {
+        let list = |flag: &Option<String>| flag.as_deref().map(wormsign::origin_cmd::parse_list);
+        wormsign::origin::TrustSettings::parse(
+            list(&args.trusted_networks).as_deref(),
+            list(&args.internal_networks).as_deref(),
+            list(&args.msa_networks).as_deref(),
+        )
+        .map_err(|error| anyhow::anyhow!("invalid --{}: {error}", error.key().replace('_', "-")))?
+    };
+    let mut unreadable = false;
+    for file in &args.files {
+        for report in wormsign::origin_cmd::report_file(file, &settings) {
+            unreadable |= report.error.is_some();
+            if args.json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", report.text());
+            }
+        }
+    }
+    Ok(if unreadable {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
     })
 }

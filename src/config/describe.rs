@@ -36,12 +36,27 @@ impl Config {
                 out.push_str("# signatures: not set, the rules embedded in the binary are used\n")
             }
         }
-        let networks: Vec<String> = self
-            .trusted_networks_text
-            .iter()
-            .map(|n| quote(n))
-            .collect();
-        let _ = writeln!(out, "trusted_networks = [{}]", networks.join(", "));
+        let trust_keys = [
+            ("trusted_networks", &self.trusted_networks_text),
+            ("internal_networks", &self.internal_networks_text),
+            ("msa_networks", &self.msa_networks_text),
+        ];
+        for (key, entries) in trust_keys {
+            match entries {
+                Some(entries) => {
+                    let quoted: Vec<String> = entries.iter().map(|n| quote(n)).collect();
+                    let _ = writeln!(out, "{key} = [{}]", quoted.join(", "));
+                }
+                None => {
+                    let _ = writeln!(out, "# {key}: not set");
+                }
+            }
+        }
+        if self.trust.is_inferred() {
+            out.push_str(
+                "# trust is inferred: private ranges and authenticated relays are trusted\n",
+            );
+        }
         let action = match self.action {
             Action::Accept => "accept",
             Action::Reject => "reject",

@@ -14,7 +14,7 @@ use serde::Deserialize;
 mod describe;
 
 use crate::mime::Limits;
-use crate::origin::NetworkList;
+use crate::origin::TrustSettings;
 
 /// Milter socket used when the config does not set `listen`.
 pub const DEFAULT_LISTEN: &str = "inet:127.0.0.1:7357";
@@ -31,6 +31,11 @@ pub struct RawConfig {
     pub spool: Option<PathBuf>,
     pub signatures: Option<PathBuf>,
     pub trusted_networks: Option<Vec<String>>,
+    /// SpamAssassin's `internal_networks`: the relays the site runs.
+    pub internal_networks: Option<Vec<String>>,
+    /// SpamAssassin's `msa_networks`: submission servers whose clients
+    /// are users, so the relay below one is the origin.
+    pub msa_networks: Option<Vec<String>>,
     pub action: Option<String>,
     pub on_error: Option<String>,
     pub max_message_bytes: Option<u64>,
@@ -159,9 +164,14 @@ pub struct Config {
     pub spool: Option<PathBuf>,
     /// Rules directory; `None` uses the rules embedded in the binary.
     pub signatures: Option<PathBuf>,
-    pub trusted_networks: NetworkList,
-    /// The entries as written, for logs and `config check`.
-    pub trusted_networks_text: Vec<String>,
+    /// Trust settings built from `trusted_networks`, `internal_networks`
+    /// and `msa_networks`.
+    pub trust: TrustSettings,
+    /// The entries as written, for logs and `config check`; `None` when the
+    /// key is absent, which differs from an empty list.
+    pub trusted_networks_text: Option<Vec<String>>,
+    pub internal_networks_text: Option<Vec<String>>,
+    pub msa_networks_text: Option<Vec<String>>,
     pub action: Action,
     pub on_error: OnError,
     /// Body bytes kept for scanning; the rest is passed on unscanned.
@@ -287,9 +297,12 @@ impl Config {
                     .into(),
             ));
         }
-        let trusted_networks_text = raw.trusted_networks.unwrap_or_default();
-        let trusted_networks = NetworkList::parse(&trusted_networks_text)
-            .map_err(|e| ("trusted_networks", e.to_string()))?;
+        let trust = TrustSettings::parse(
+            raw.trusted_networks.as_deref(),
+            raw.internal_networks.as_deref(),
+            raw.msa_networks.as_deref(),
+        )
+        .map_err(|e| (e.key(), e.to_string()))?;
         let action = raw
             .action
             .as_deref()
@@ -335,8 +348,10 @@ impl Config {
             database,
             spool: raw.spool,
             signatures: raw.signatures,
-            trusted_networks,
-            trusted_networks_text,
+            trust,
+            trusted_networks_text: raw.trusted_networks,
+            internal_networks_text: raw.internal_networks,
+            msa_networks_text: raw.msa_networks,
             action,
             on_error,
             max_message_bytes,
@@ -348,9 +363,10 @@ impl Config {
         })
     }
 
-    /// True when `ip` is a trusted relay: loopback or in `trusted_networks`.
+    /// True when `ip` is a trusted relay: loopback or in the trusted
+    /// networks, inferred when none are configured.
     pub fn is_trusted(&self, ip: IpAddr) -> bool {
-        ip.is_loopback() || self.trusted_networks.contains(ip)
+        self.trust.is_trusted(ip)
     }
 }
 
@@ -532,6 +548,36 @@ mod tests {
     fn socket_mode_is_octal() {
         let config = parse("socket_mode = \"0660\"").unwrap();
         assert_eq!(config.socket_mode, Some(0o660));
+    }
+
+    #[test]
+    fn trust_lint_names_the_entry() {
+        let cases = [
+            (
+                "trusted_networks = [\"192.0.2.0/24\"]\ninternal_networks = [\"198.51.100.0/24\"]",
+                "internal_networks",
+                "198.51.100.0/24",
+            ),
+            (
+                "trusted_networks = [\"192.0.2.0/24\"]\nmsa_networks = [\"203.0.113.5\"]",
+                "msa_networks",
+                "203.0.113.5",
+            ),
+        ];
+        for (text, key, entry) in cases {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(key), "{text}: {error}");
+            assert!(error.contains(entry), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn absent_trust_keys_infer_trust() {
+        let config = parse("").unwrap();
+        assert!(config.trust.is_inferred());
+        assert!(config.is_trusted("10.1.2.3".parse().unwrap()));
+        let empty = parse("trusted_networks = []").unwrap();
+        assert!(!empty.is_trusted("10.1.2.3".parse().unwrap()));
     }
 
     #[test]

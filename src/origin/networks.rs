@@ -20,11 +20,13 @@ pub struct NetworkList {
 }
 
 /// One prefix of a [`NetworkList`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     network: IpNet,
     /// True for a `!net` entry: a match means "not in the list".
     excluded: bool,
+    /// The entry as written, for error messages.
+    text: String,
 }
 
 impl NetworkList {
@@ -61,6 +63,66 @@ impl NetworkList {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// Returns the included (not `!net`) entries as written, with their
+    /// networks.
+    pub(crate) fn included(&self) -> impl Iterator<Item = (IpNet, &str)> {
+        self.entries
+            .iter()
+            .filter(|entry| !entry.excluded)
+            .map(|entry| (entry.network, entry.text.as_str()))
+    }
+
+    /// Returns true when every address of `network` is in the list, with
+    /// first-match lookups: an earlier `!net` that overlaps part of
+    /// `network` makes the result false.
+    pub fn covers(&self, network: IpNet) -> bool {
+        let mut pending = vec![network.trunc()];
+        for entry in &self.entries {
+            let mut rest = Vec::new();
+            for range in pending {
+                if entry.network.contains(&range) {
+                    if entry.excluded {
+                        return false;
+                    }
+                } else if range.contains(&entry.network) {
+                    if entry.excluded {
+                        return false;
+                    }
+                    rest.extend(subtract(range, entry.network));
+                } else {
+                    rest.push(range);
+                }
+            }
+            pending = rest;
+            if pending.is_empty() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Splits `range` minus `inner` (a subnet of it) into prefixes.
+fn subtract(range: IpNet, inner: IpNet) -> Vec<IpNet> {
+    let mut pieces = Vec::new();
+    let mut current = range;
+    while current.prefix_len() < inner.prefix_len() {
+        let Ok(mut halves) = current.subnets(current.prefix_len() + 1) else {
+            break;
+        };
+        let (Some(low), Some(high)) = (halves.next(), halves.next()) else {
+            break;
+        };
+        if low.contains(&inner) {
+            pieces.push(high);
+            current = low;
+        } else {
+            pieces.push(low);
+            current = high;
+        }
+    }
+    pieces
 }
 
 /// An entry that is not a valid address or prefix.
@@ -143,7 +205,11 @@ fn parse_entry(entry: &str) -> Result<Entry, NetworkError> {
 
     let network = canonical_network(address, prefix)
         .ok_or_else(|| invalid(&format!("prefix length must be 0 to {max_prefix}")))?;
-    Ok(Entry { network, excluded })
+    Ok(Entry {
+        network,
+        excluded,
+        text: entry.trim().to_owned(),
+    })
 }
 
 /// Parses the address part of an entry and returns it with the prefix
@@ -240,6 +306,31 @@ mod tests {
                 list.contains(ip(address)),
                 *expected,
                 "{entries:?} contains {address}"
+            );
+        }
+    }
+
+    #[test]
+    fn covers_table() {
+        // (entries, network, expected)
+        let cases: &[(&[&str], &str, bool)] = &[
+            (&["1.1/16"], "1.1.1.0/24", true),
+            (&["1.1.1/24"], "1.1.0.0/16", false),
+            (&["!1.1.1.1", "1.1/16"], "1.1.1.1/32", false),
+            (&["!1.1.1.1", "1.1/16"], "1.1.2.0/24", true),
+            (&["!1.1.1.1", "1.1/16"], "1.1.0.0/16", false),
+            (&["1.1.0.0/17", "1.1.128.0/17"], "1.1.0.0/16", true),
+            (&["1.1.1.1", "!1.1/16"], "1.1.1.1/32", true),
+            (&["192.0.2.0/24"], "2001:db8::/32", false),
+            (&[], "192.0.2.1/32", false),
+        ];
+        for (entries, network, expected) in cases {
+            let list = NetworkList::parse(entries).unwrap();
+            let network: IpNet = network.parse().unwrap();
+            assert_eq!(
+                list.covers(network),
+                *expected,
+                "{entries:?} covers {network}"
             );
         }
     }

@@ -29,7 +29,7 @@ use std::net::IpAddr;
 mod client;
 mod tokens;
 
-use client::read_client;
+use client::{Mta, read_client};
 use tokens::{Token, date_start, tokenize};
 
 /// One relay as recorded by the host that received from it.
@@ -77,13 +77,17 @@ pub fn parse_received(value: &str) -> Option<Hop> {
         return None;
     }
     let from = clauses.iter().find(|c| c.keyword == Keyword::From)?;
-    let exim = clauses
+    let mta = clauses
         .iter()
-        .any(|c| c.keyword != Keyword::From && mentions_exim(&c.items));
-    let client = read_client(&from.items, exim)?;
+        .filter(|c| c.keyword != Keyword::From)
+        .find_map(|c| named_mta(&c.items))
+        .unwrap_or(Mta::Other);
+    let client = read_client(&from.items, mta)?;
 
     let http = is_http(&clauses, with.as_deref());
-    let auth = find_auth(&clauses, with.as_deref(), http);
+    let by = first_text(&clauses, Keyword::By);
+    let auth = find_auth(&clauses, with.as_deref(), http)
+        .or_else(|| gmx_submission(by.as_deref(), with.as_deref()));
     let envfrom = find_envelope_from(&tokens, &clauses);
     let id = first_text(&clauses, Keyword::Id).map(|id| trim_angle(&id).to_owned());
 
@@ -92,7 +96,7 @@ pub fn parse_received(value: &str) -> Option<Hop> {
         rdns: client.rdns,
         // HTTP has no HELO; webmail front ends write the browser's address.
         helo: if http { None } else { client.helo },
-        by: first_text(&clauses, Keyword::By),
+        by,
         ident: client.ident,
         envfrom,
         id,
@@ -305,15 +309,33 @@ fn groups<'c, 't: 'c, 'a: 't>(
         })
 }
 
-/// True when a comment names Exim, which writes `name ([ip])` only when
-/// the HELO name equals the reverse DNS name.
-fn mentions_exim(items: &[Item<'_, '_>]) -> bool {
-    items.iter().any(|item| match item {
-        Item::Group { tokens } => group_words(tokens)
-            .iter()
-            .any(|word| word.eq_ignore_ascii_case("exim")),
-        _ => false,
+/// Returns the MTA a comment names when its `from` layout differs from
+/// the common one (see [`Mta`]).
+fn named_mta(items: &[Item<'_, '_>]) -> Option<Mta> {
+    items.iter().find_map(|item| match item {
+        Item::Group { tokens } => group_words(tokens).iter().find_map(|word| {
+            if word.eq_ignore_ascii_case("exim") {
+                Some(Mta::Exim)
+            } else if word.eq_ignore_ascii_case("scalix") {
+                Some(Mta::Scalix)
+            } else {
+                None
+            }
+        }),
+        _ => None,
     })
+}
+
+/// Labels hops to GMX's submission servers `mail.gmx.net` and
+/// `mail.gmx.com` as authenticated. They accept mail only from logged-in
+/// users but write plain `with SMTP` or `with ESMTP`, and SpamAssassin
+/// counts their hops as authenticated too.
+fn gmx_submission(by: Option<&str>, with: Option<&str>) -> Option<String> {
+    let by = by?;
+    let with = with?;
+    let gmx = by.eq_ignore_ascii_case("mail.gmx.net") || by.eq_ignore_ascii_case("mail.gmx.com");
+    let smtp = with.eq_ignore_ascii_case("SMTP") || with.eq_ignore_ascii_case("ESMTP");
+    (gmx && smtp).then(|| "GMX".to_owned())
 }
 
 /// True for webmail hops: `with HTTP`, `via HTTP` or a `(via HTTP)` comment.

@@ -2,22 +2,31 @@
 //!
 //! Each Received header is written by the host that received the message,
 //! so a header is only as trustworthy as its writer. The walk starts at the
-//! SMTP client, whose address the MTA took from the connection itself, and reads one header further
-//! down only while the host that wrote it is a trusted relay. The first host
-//! that is not trusted is the origin: everything below it may be forged.
+//! SMTP client, whose address the MTA took from the connection itself, and
+//! reads one header further down only while the host that wrote it is a
+//! trusted relay. The first host that is not trusted is the origin:
+//! everything below it may be forged.
+//!
+//! Each relay also gets SpamAssassin's trust flags (trusted, internal, MSA),
+//! which `wormsign origin` prints so an admin can check the settings.
 
 use std::net::IpAddr;
 
-use super::networks::canonical_ip;
-use super::{Hop, NetworkList, parse_received};
+use super::networks::{canonical_ip, parse_ip_text};
+use super::settings::{TrustSettings, is_loopback};
+use super::{Hop, parse_received};
 
 /// Method by which an origin was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OriginMethod {
     /// The SMTP client of the connection: it was untrusted or authenticated.
     Connect,
-    /// Taken from a Received header written by a trusted relay.
+    /// Taken from a Received header written by a trusted relay, or from an
+    /// originating-IP header below an MSA.
     Received,
+    /// Taken from the original message embedded in a bounce, so reported
+    /// by a third party (the site that bounced it).
+    Bounce,
 }
 
 impl OriginMethod {
@@ -26,6 +35,7 @@ impl OriginMethod {
         match self {
             OriginMethod::Connect => "connect",
             OriginMethod::Received => "received",
+            OriginMethod::Bounce => "bounce",
         }
     }
 }
@@ -37,30 +47,11 @@ pub struct Origin {
     pub ip: IpAddr,
     /// Method by which the address was found.
     pub method: OriginMethod,
-    /// Index of the Received header (0 = newest) the IP came from; `None` for `Connect`.
+    /// Index of the Received header (0 = newest) the IP came from; `None`
+    /// for `Connect` and for an originating-IP header.
     pub hop: Option<usize>,
     /// The parsed hop the IP came from; `None` for `Connect`.
     pub relay: Option<Hop>,
-}
-
-impl Origin {
-    fn connect(ip: IpAddr) -> Origin {
-        Origin {
-            ip,
-            method: OriginMethod::Connect,
-            hop: None,
-            relay: None,
-        }
-    }
-
-    fn received(ip: IpAddr, index: usize, hop: Hop) -> Origin {
-        Origin {
-            ip,
-            method: OriginMethod::Received,
-            hop: Some(index),
-            relay: Some(hop),
-        }
-    }
 }
 
 /// Starting point of the trust walk.
@@ -72,79 +63,262 @@ pub struct TrustInput<'a> {
     pub client_authenticated: bool,
     /// Received header values, newest first, unfolded.
     pub received: &'a [String],
+    /// Values of originating-IP headers (see [`ORIGINATING_IP_HEADERS`]),
+    /// in header order.
+    pub originating: &'a [String],
+}
+
+/// Headers in which webmail front ends and MSAs record the client that
+/// submitted a message, as in SpamAssassin's `originating_ip_headers`.
+pub const ORIGINATING_IP_HEADERS: [&str; 6] = [
+    "X-Yahoo-Post-IP",
+    "X-Originating-IP",
+    "X-Apparently-From",
+    "X-SenderIP",
+    "X-AOL-IP",
+    "X-MS-Exchange-CrossTenant-OriginalAttributedTenantConnectingIp",
+];
+
+/// Source of a relay: the connection or one header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelaySource {
+    /// The SMTP connection; the MTA's own Received header for it, when
+    /// present, is merged into this relay.
+    Connect,
+    /// The Received header with this index (0 = newest).
+    Received(usize),
+    /// An originating-IP header, added as the oldest relay.
+    Originating,
+}
+
+/// One relay of the path with SpamAssassin's trust flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub hop: Hop,
+    /// Address of the relay, IPv4-mapped IPv6 converted to IPv4.
+    pub ip: IpAddr,
+    pub source: RelaySource,
+    /// True while the path is still inside the trusted networks.
+    pub trusted: bool,
+    /// True while the path is still inside the internal networks.
+    pub internal: bool,
+    /// True when this relay is a trusted MSA: the relays below it are
+    /// trusted, since they are users submitting mail.
+    pub msa: bool,
+}
+
+/// Every relay on the path and the origin chosen among them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustPath {
+    pub relays: Vec<Relay>,
+    pub origin: Option<Origin>,
 }
 
 /// Finds the origin: the first host on the path that is not trusted.
-///
-/// The rules, in order:
-///
-/// 1. Loopback (127.0.0.0/8, `::1`, also in IPv4-mapped form) is always a
-///    trusted relay, even when `trusted` excludes it. Other addresses are trusted
-///    when `trusted` contains them.
-/// 2. An authenticated SMTP client (`client_authenticated`) is the origin,
-///    method `Connect`, even when trusted, because a user who logged in
-///    submitted the message. On loopback such a client is a local program
-///    or user of this host and the result is `None`.
-/// 3. An untrusted SMTP client is the origin, method `Connect`.
-/// 4. While the current host is trusted, the next Received header (index 0
-///    first) is parsed, and the hop's address becomes the current host. A
-///    header that yields no relay address ends the walk with `None`: the
-///    trusted host wrote it for mail that did not come over the network
-///    (local submission such as `by relay (Postfix, from userid 0)`, a
-///    spooler, fetchmail) or in a layout the parser cannot read, and the
-///    header below it was written by whoever handed the message in, so it
-///    may be forged. The exceptions are the notes a filter on the same host
-///    adds (see [`is_same_host_note`]); those are skipped.
-/// 5. An authenticated hop (`with ESMTPA`, `(authenticated bits=0)` ...)
-///    ends the walk at its address, method `Received`, even when trusted;
-///    as in rule 2, an authenticated loopback hop gives `None`.
-/// 6. The first untrusted hop is the origin, method `Received`.
-/// 7. When the headers run out while every host was trusted, the result is
-///    `None`: the message was made inside the trusted network.
-///
-/// With no `client_ip` (an offline scan of a file) the walk starts at rule 4:
-/// the newest header's client is the first relay, as in SpamAssassin.
-///
-/// A header that names the current host again is harmless: when a content
-/// filter reinjects the message over loopback, or the MTA shows its own
-/// header for this connection to the milter, the repeated trusted address
-/// moves the walk on by one header and the origin stays the same.
-///
-/// Headers below the first untrusted hop are never read.
-///
-/// Ending the walk early never lists an innocent host; it can only miss
-/// an origin, which then gives no sighting.
-pub fn find_origin(input: &TrustInput<'_>, trusted: &NetworkList) -> Option<Origin> {
-    let is_trusted = |ip: IpAddr| is_loopback(ip) || trusted.contains(ip);
-
-    if let Some(client) = input.client_ip.map(canonical_ip) {
-        if input.client_authenticated {
-            return (!is_loopback(client)).then(|| Origin::connect(client));
-        }
-        if !is_trusted(client) {
-            return Some(Origin::connect(client));
-        }
-    }
-
-    for (index, value) in input.received.iter().enumerate() {
-        let parsed = parse_received(value).and_then(|hop| hop.ip.map(|ip| (canonical_ip(ip), hop)));
-        let Some((ip, hop)) = parsed else {
-            if is_same_host_note(value) {
-                continue;
-            }
-            return None;
-        };
-        if hop.authenticated {
-            return (!is_loopback(ip)).then(|| Origin::received(ip, index, hop));
-        }
-        if !is_trusted(ip) {
-            return Some(Origin::received(ip, index, hop));
-        }
-    }
-    None
+/// See [`trust_path`] for the rules.
+pub fn find_origin(input: &TrustInput<'_>, settings: &TrustSettings) -> Option<Origin> {
+    trust_path(input, settings).origin
 }
 
-/// True for 127.0.0.0/8 and `::1`, also in IPv4-mapped form.
+/// Lists every relay with its trust flags and finds the origin.
+///
+/// The flags follow SpamAssassin: a relay stays trusted while every relay
+/// above it was trusted (or authenticated, or below an MSA), and the same
+/// for internal. Loopback is always trusted and internal.
+///
+/// The origin rules, in path order:
+///
+/// 1. An authenticated relay (`{auth_authen}` on the connection, `with
+///    ESMTPA`, `(authenticated bits=0)` ...) is the origin, even when
+///    trusted, because a user who logged in submitted the message. On
+///    loopback it is a local program or user of this host and the result
+///    is `None`.
+/// 2. The first relay below an MSA that is not loopback is the origin:
+///    the client that submitted the message to the MSA.
+/// 3. The first untrusted relay is the origin.
+/// 4. A Received header that yields no relay address, read while still
+///    inside the trusted path, ends the walk with `None`: the trusted
+///    host wrote it for mail that did not come over the network (local
+///    submission such as `by relay (Postfix, from userid 0)`, a spooler,
+///    fetchmail) or in a layout the parser cannot read, and the header below
+///    it was written by the program that handed the message in, so it may be forged.
+///    SpamAssassin skips such headers instead. The exceptions are the notes
+///    a filter on the same host adds (see [`is_same_host_note`]); those
+///    are skipped.
+/// 5. An originating-IP header is the origin only below an MSA (rule 2):
+///    elsewhere any sender inside the trusted networks could write one
+///    naming an innocent host.
+/// 6. When the relays run out while every host was trusted, the result is
+///    `None`: the message was made inside the trusted network.
+///
+/// With no `client_ip` (an offline scan of a file) the newest header's
+/// client is the first relay, as in SpamAssassin.
+///
+/// When the newest Received header names the connection's client IP (the
+/// MTA shows its own header to the milter, or a content filter reinjects
+/// the message), that header and the connection are one relay.
+///
+/// Headers below the origin are listed with their flags but never decide
+/// anything. Ending the walk early never lists an innocent host; it can
+/// only miss an origin, which then gives no sighting.
+pub fn trust_path(input: &TrustInput<'_>, settings: &TrustSettings) -> TrustPath {
+    let mut walk = Walk::new(settings);
+    let mut first_header = 0;
+
+    if let Some(client) = input.client_ip.map(canonical_ip) {
+        let mut hop = Hop {
+            ip: Some(client),
+            ..Hop::default()
+        };
+        let own_header = input
+            .received
+            .first()
+            .and_then(|value| parse_received(value));
+        if let Some(header) = own_header.filter(|h| h.ip.map(canonical_ip) == Some(client)) {
+            hop = header;
+            first_header = 1;
+        }
+        if input.client_authenticated {
+            hop.authenticated = true;
+            hop.auth.get_or_insert_with(|| "auth_authen".to_owned());
+        }
+        walk.add(hop, client, RelaySource::Connect);
+    }
+
+    for (index, value) in input.received.iter().enumerate().skip(first_header) {
+        let parsed = parse_received(value).and_then(|hop| hop.ip.map(|ip| (canonical_ip(ip), hop)));
+        match parsed {
+            Some((ip, hop)) => walk.add(hop, ip, RelaySource::Received(index)),
+            None if is_same_host_note(value) => {}
+            None => walk.stop(),
+        }
+    }
+    for value in input.originating {
+        if let Some(ip) = first_ip(value) {
+            let hop = Hop {
+                ip: Some(ip),
+                ..Hop::default()
+            };
+            walk.add(hop, ip, RelaySource::Originating);
+        }
+    }
+    walk.path
+}
+
+/// State of the walk between relays.
+struct Walk<'s> {
+    settings: &'s TrustSettings,
+    in_trusted: bool,
+    in_internal: bool,
+    below_msa: bool,
+    /// False once the origin is decided, found or not.
+    searching: bool,
+    path: TrustPath,
+}
+
+impl<'s> Walk<'s> {
+    fn new(settings: &'s TrustSettings) -> Self {
+        Walk {
+            settings,
+            in_trusted: true,
+            in_internal: true,
+            below_msa: false,
+            searching: true,
+            path: TrustPath::default(),
+        }
+    }
+
+    /// Ends the search with no origin; later relays are still listed.
+    fn stop(&mut self) {
+        self.searching = false;
+    }
+
+    fn add(&mut self, hop: Hop, ip: IpAddr, source: RelaySource) {
+        // An authenticated relay or one below an MSA keeps the path trusted
+        // whatever its address, as in SpamAssassin.
+        let vouched = hop.authenticated || self.below_msa;
+        if !vouched && !self.settings.is_trusted(ip) {
+            self.in_trusted = false;
+        }
+        if self.settings.is_inferred() {
+            self.in_internal = self.in_trusted;
+        } else if !vouched && !self.settings.is_internal(ip) {
+            self.in_internal = false;
+        }
+        // An internal relay that is not trusted only exists with settings
+        // the lint rejects; SpamAssassin then keeps the path trusted.
+        if self.in_internal {
+            self.in_trusted = true;
+        }
+        let msa = self.in_trusted && self.settings.is_msa(ip);
+        let relay = Relay {
+            hop,
+            ip,
+            source,
+            trusted: self.in_trusted,
+            internal: self.in_internal,
+            msa,
+        };
+        if self.searching {
+            self.decide(&relay);
+        }
+        self.below_msa |= msa;
+        self.path.relays.push(relay);
+    }
+
+    fn decide(&mut self, relay: &Relay) {
+        let loopback = is_loopback(relay.ip);
+        let below_msa = self.below_msa && !loopback;
+        let take = if relay.source == RelaySource::Originating {
+            // Rule 5: only an MSA vouches for an originating-IP header.
+            if !below_msa && !relay.trusted {
+                self.searching = false;
+            }
+            below_msa
+        } else if relay.hop.authenticated {
+            self.searching = false;
+            !loopback
+        } else {
+            below_msa || !relay.trusted
+        };
+        if take {
+            self.searching = false;
+            self.path.origin = Some(origin_of(relay));
+        }
+    }
+}
+
+fn origin_of(relay: &Relay) -> Origin {
+    match relay.source {
+        RelaySource::Connect => Origin {
+            ip: relay.ip,
+            method: OriginMethod::Connect,
+            hop: None,
+            relay: None,
+        },
+        RelaySource::Received(index) => Origin {
+            ip: relay.ip,
+            method: OriginMethod::Received,
+            hop: Some(index),
+            relay: Some(relay.hop.clone()),
+        },
+        RelaySource::Originating => Origin {
+            ip: relay.ip,
+            method: OriginMethod::Received,
+            hop: None,
+            relay: Some(relay.hop.clone()),
+        },
+    }
+}
+
+/// Returns the first IP address in an originating-IP header value, which
+/// may be bare, bracketed or followed by other text.
+fn first_ip(value: &str) -> Option<IpAddr> {
+    value
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '(' | ')'))
+        .find_map(parse_ip_text)
+}
+
 /// True for Received headers that a program on the receiving host adds
 /// beside the MTA's own header, about the same hop: qmail-queue's
 /// `(qmail N invoked from network)`, and content filters that pass the
@@ -212,290 +386,5 @@ fn bare_words(value: &str) -> Vec<&str> {
     words
 }
 
-fn is_loopback(ip: IpAddr) -> bool {
-    canonical_ip(ip).is_loopback()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(text: &str) -> IpAddr {
-        text.parse().unwrap()
-    }
-
-    fn postfix(helo: &str, address: &str, with: &str) -> String {
-        format!(
-            "from {helo} (host.example [{address}]) by mx.example.net (Postfix) with {with} id 4AB12C3D4E; Mon, 1 Jan 2024 10:00:00 +0000"
-        )
-    }
-
-    fn walk(
-        client: Option<&str>,
-        authenticated: bool,
-        received: &[String],
-        trusted: &[&str],
-    ) -> Option<Origin> {
-        let input = TrustInput {
-            client_ip: client.map(ip),
-            client_authenticated: authenticated,
-            received,
-        };
-        find_origin(&input, &NetworkList::parse(trusted).unwrap())
-    }
-
-    /// Returns (ip, method, hop index) for compact comparisons.
-    fn summary(origin: Option<Origin>) -> Option<(IpAddr, OriginMethod, Option<usize>)> {
-        origin.map(|o| (o.ip, o.method, o.hop))
-    }
-
-    #[test]
-    fn loopback_client_takes_received_hop() {
-        let received = [postfix("client.example", "203.0.113.7", "ESMTP")];
-        let origin = walk(Some("127.0.0.1"), false, &received, &[]).unwrap();
-        assert_eq!(origin.ip, ip("203.0.113.7"));
-        assert_eq!(origin.method, OriginMethod::Received);
-        assert_eq!(origin.hop, Some(0));
-        assert_eq!(
-            origin.relay.unwrap().helo.as_deref(),
-            Some("client.example")
-        );
-    }
-
-    #[test]
-    fn untrusted_client_is_connect() {
-        let received = [postfix("x", "198.51.100.1", "ESMTP")];
-        let origin = walk(Some("203.0.113.50"), false, &received, &["192.0.2.0/24"]);
-        assert_eq!(
-            summary(origin),
-            Some((ip("203.0.113.50"), OriginMethod::Connect, None))
-        );
-    }
-
-    #[test]
-    fn forged_header_below_untrusted_hop_ignored() {
-        let received = [
-            postfix("attacker.example", "203.0.113.7", "ESMTP"),
-            postfix("innocent.example", "198.51.100.99", "ESMTP"),
-            postfix("also-forged", "10.9.9.9", "ESMTPA"),
-        ];
-        let from_loopback = walk(Some("127.0.0.1"), false, &received, &[]);
-        assert_eq!(
-            summary(from_loopback),
-            Some((ip("203.0.113.7"), OriginMethod::Received, Some(0)))
-        );
-        let untrusted = walk(Some("203.0.113.7"), false, &received, &[]);
-        assert_eq!(
-            summary(untrusted),
-            Some((ip("203.0.113.7"), OriginMethod::Connect, None))
-        );
-    }
-
-    #[test]
-    fn local_submission_on_trusted_host_ends_walk() {
-        // A web script on the trusted relay 192.0.2.10 submits through
-        // sendmail(1); the forged header below names an innocent host.
-        let local_headers = [
-            "by relay1.example.org (Postfix, from userid 33) id 4AB12C0DE1; Tue, 22 Nov 2005 10:00:00 +0000 (UTC)",
-            "(qmail 10681 invoked by uid 404); 14 Nov 2003 08:05:52 -0000",
-            "from mail pickup service by hotmail.com with Microsoft SMTPSVC; Tue, 16 Mar 2004 18:12:31 -0800",
-            "from localhost (www-data@localhost) by relay1.example.org (8.17.1/8.17.1/Submit) id 2AMA0001",
-        ];
-        for local in local_headers {
-            assert_no_origin_below(local);
-        }
-    }
-
-    #[test]
-    fn sender_text_never_makes_a_note() {
-        let local_headers = [
-            "(from www-data@localhost) by relay1.example.org (8.17.1/8.17.1/Submit) id 2AMA0001 for amavisd@victim.example; Tue, 22 Nov 2005 10:00:00 +0000",
-            "from www-data by relay1.example.org with local (Exim 4.96) (envelope-from <www-data@relay1.example.org>) id 1abc for qmail-scanner@victim.example; Tue, 22 Nov 2005 10:00:00 +0000",
-            "by relay1.example.org (Postfix, from userid 33) id 4AB12C0DE1 for <\"invoked from network\"@victim.example>; Tue, 22 Nov 2005 10:00:00 +0000",
-            "from www-data by relay1.example.org with local (Exim 4.96) (envelope-from <\"a with SpamAssassin\"@evil.example>) id 1abc; Tue, 22 Nov 2005 10:00:00 +0000",
-            "by relay1.example.org (Postfix, from userid 33) id 4AB12C0DE1; Tue, 22 Nov 2005 10:00:00 +0000 (invoked from network)",
-        ];
-        for local in local_headers {
-            assert!(!is_same_host_note(local), "{local}");
-            assert_no_origin_below(local);
-        }
-    }
-
-    /// Checks that `local`, written by the trusted relay 192.0.2.10 between
-    /// its own header and a forged one naming an innocent host, ends the
-    /// walk with no origin.
-    fn assert_no_origin_below(local: &str) {
-        let received = [
-            postfix("relay1.example.org", "192.0.2.10", "ESMTP"),
-            local.to_owned(),
-            postfix("innocent.example", "198.51.100.99", "SMTP"),
-        ];
-        let origin = walk(Some("127.0.0.1"), false, &received, &["192.0.2.0/24"]);
-        assert_eq!(summary(origin), None, "{local}");
-    }
-
-    #[test]
-    fn same_host_notes_are_skipped() {
-        let notes = [
-            "(qmail 87263 invoked from network); 8 Mar 2004 10:00:00 -0000",
-            "from localhost by spike.example.org with SpamAssassin (version 3.0.2); Thu, 17 Aug 2006 08:21:10 +1000",
-            "from amavis by mx.example.org with scanned-ok (Exim 3.35 #1 (Debian)) id 1FiWc9-0007Du-00",
-        ];
-        for note in notes {
-            let received = [
-                note.to_owned(),
-                postfix("infected-pc", "198.51.100.66", "SMTP"),
-            ];
-            let origin = walk(Some("127.0.0.1"), false, &received, &[]);
-            assert_eq!(
-                summary(origin),
-                Some((ip("198.51.100.66"), OriginMethod::Received, Some(1))),
-                "{note}"
-            );
-        }
-    }
-
-    #[test]
-    fn trusted_relay_chain() {
-        let received = [
-            postfix("relay2", "192.0.2.20", "ESMTP"),
-            postfix("relay1", "192.0.2.10", "ESMTP"),
-            "(qmail 10681 invoked from network); 14 Nov 2003 08:05:52 -0000".to_owned(),
-            postfix("infected-pc", "198.51.100.66", "SMTP"),
-            postfix("forged", "203.0.113.1", "SMTP"),
-        ];
-        let trusted = ["192.0.2.0/24"];
-        let origin = walk(Some("192.0.2.30"), false, &received, &trusted);
-        assert_eq!(
-            summary(origin),
-            Some((ip("198.51.100.66"), OriginMethod::Received, Some(3)))
-        );
-        let offline = walk(None, false, &received, &trusted);
-        assert_eq!(
-            summary(offline),
-            Some((ip("198.51.100.66"), OriginMethod::Received, Some(3)))
-        );
-    }
-
-    #[test]
-    fn walk_table() {
-        let internal = postfix("a", "192.0.2.5", "ESMTP");
-        let external = postfix("b", "203.0.113.9", "ESMTP");
-        let submitted = postfix("laptop", "198.51.100.23", "ESMTPSA");
-        let local_submitted = postfix("localhost", "127.0.0.1", "ESMTPA");
-        let mapped = postfix("c", "IPv6:::ffff:203.0.113.77", "ESMTP");
-        let trusted = ["192.0.2.0/24"];
-        // (client, client authenticated, headers, expected)
-        type Case<'a> = (
-            Option<&'a str>,
-            bool,
-            Vec<String>,
-            Option<(&'a str, OriginMethod, Option<usize>)>,
-        );
-        let cases: Vec<Case<'_>> = vec![
-            // The chain ends inside the trusted network.
-            (Some("127.0.0.1"), false, vec![internal.clone()], None),
-            (Some("::1"), false, vec![], None),
-            (None, false, vec![], None),
-            // Authenticated clients.
-            (
-                Some("192.0.2.5"),
-                true,
-                vec![external.clone()],
-                Some(("192.0.2.5", OriginMethod::Connect, None)),
-            ),
-            (Some("127.0.0.1"), true, vec![external.clone()], None),
-            (Some("::ffff:127.0.0.1"), true, vec![], None),
-            // An authenticated hop ends the walk, even when trusted.
-            (
-                Some("192.0.2.5"),
-                false,
-                vec![submitted.clone(), external.clone()],
-                Some(("198.51.100.23", OriginMethod::Received, Some(0))),
-            ),
-            (
-                Some("127.0.0.1"),
-                false,
-                vec![local_submitted, external.clone()],
-                None,
-            ),
-            // IPv4-mapped client and hop addresses are matched as IPv4.
-            (
-                Some("::ffff:192.0.2.5"),
-                false,
-                vec![external.clone()],
-                Some(("203.0.113.9", OriginMethod::Received, Some(0))),
-            ),
-            (
-                Some("::ffff:203.0.113.1"),
-                false,
-                vec![],
-                Some(("203.0.113.1", OriginMethod::Connect, None)),
-            ),
-            (
-                Some("127.0.0.1"),
-                false,
-                vec![mapped],
-                Some(("203.0.113.77", OriginMethod::Received, Some(0))),
-            ),
-            // Offline: the newest header's client is the first relay.
-            (
-                None,
-                false,
-                vec![external.clone(), internal.clone()],
-                Some(("203.0.113.9", OriginMethod::Received, Some(0))),
-            ),
-            (
-                None,
-                false,
-                vec![internal.clone(), external.clone()],
-                Some(("203.0.113.9", OriginMethod::Received, Some(1))),
-            ),
-        ];
-        for (client, authenticated, headers, expected) in cases {
-            let origin = walk(client, authenticated, &headers, &trusted);
-            let expected = expected.map(|(address, method, hop)| (ip(address), method, hop));
-            assert_eq!(
-                summary(origin),
-                expected,
-                "client {client:?}, authenticated {authenticated}, headers {headers:#?}"
-            );
-        }
-    }
-
-    #[test]
-    fn reinjection_over_loopback_counts_once() {
-        // Postfix -> content filter -> Postfix over loopback, with the
-        // milter on the reinjecting smtpd, which shows its own header.
-        let received = [
-            "from localhost (localhost [127.0.0.1]) by mx.example.net (Postfix) with ESMTP id 2B; Mon, 1 Jan 2024 10:00:02 +0000".to_owned(),
-            "from mx.example.net ([127.0.0.1]) by localhost (amavisd-new, port 10024) with ESMTP id x1; Mon, 1 Jan 2024 10:00:01 +0000".to_owned(),
-            postfix("worm.example", "203.0.113.7", "ESMTP"),
-            postfix("forged.example", "198.51.100.200", "ESMTP"),
-        ];
-        let origin = walk(Some("127.0.0.1"), false, &received, &[]);
-        assert_eq!(
-            summary(origin),
-            Some((ip("203.0.113.7"), OriginMethod::Received, Some(2)))
-        );
-    }
-
-    #[test]
-    fn own_header_for_trusted_client_counts_once() {
-        let received = [
-            postfix("relay.example", "192.0.2.10", "ESMTP"),
-            postfix("worm.example", "203.0.113.7", "ESMTP"),
-        ];
-        let origin = walk(Some("192.0.2.10"), false, &received, &["192.0.2.0/24"]);
-        assert_eq!(
-            summary(origin),
-            Some((ip("203.0.113.7"), OriginMethod::Received, Some(1)))
-        );
-    }
-
-    #[test]
-    fn method_names() {
-        assert_eq!(OriginMethod::Connect.as_str(), "connect");
-        assert_eq!(OriginMethod::Received.as_str(), "received");
-    }
-}
+mod tests;

@@ -14,15 +14,26 @@ pub(super) struct Client {
     pub ident: Option<String>,
 }
 
-/// Reads the items of a `from` clause. `exim` is true when the header names
-/// Exim, whose `name ([ip])` means the HELO name matched the reverse DNS
-/// name. Returns `None` when the clause records no address.
+/// An MTA whose `from` clause reads differently from the common layouts,
+/// as named in a comment of the header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mta {
+    /// Exim writes `name ([ip])` only when the HELO name equals the reverse
+    /// DNS name, so the name is both.
+    Exim,
+    /// Scalix writes `helo ( ip)`: the name is the HELO name only.
+    Scalix,
+    Other,
+}
+
+/// Reads the items of a `from` clause written by `mta`. Returns `None`
+/// when the clause records no address.
 ///
 /// The address comes from the first comment that contains one (`(rdns [ip])`,
 /// `(ip)`), then from a literal after the name (Exim 3, NAVGW). The name
 /// right after `from` comes last because it is usually the client's own
 /// HELO argument.
-pub(super) fn read_client(items: &[Item<'_, '_>], exim: bool) -> Option<Client> {
+pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
     let (name, rest) = match items.split_first() {
         Some((Item::Name(raw) | Item::Word(raw), rest)) => (read_name(raw), rest),
         Some((Item::Literal(literal), rest)) => (literal_name(literal), rest),
@@ -51,7 +62,7 @@ pub(super) fn read_client(items: &[Item<'_, '_>], exim: bool) -> Option<Client> 
         .map(str::to_owned);
 
     if let Some((comment, ip)) = comments.iter().find_map(|c| c.ip.map(|ip| (c, ip))) {
-        let client = client_from_comment(ip, comment, &name, name_host, exim, explicit_helo);
+        let client = client_from_comment(ip, comment, &name, name_host, mta, explicit_helo);
         return Some(client);
     }
     if let Some(ip) = name.fwtk_ip {
@@ -98,7 +109,7 @@ fn client_from_comment(
     comment: &Comment<'_>,
     name: &Name<'_>,
     name_host: Option<String>,
-    exim: bool,
+    mta: Mta,
     explicit_helo: Option<Option<String>>,
 ) -> Client {
     let mut ident = comment.ident.map(str::to_owned);
@@ -110,20 +121,30 @@ fn client_from_comment(
             Some(host).filter(|h| is_known_name(h)).map(str::to_owned)
         }
         // Exim `rdns ([ip] helo=x)` and `name ([ip])`, CommuniGate `name ([ip] verified)`.
-        (None, AddressForm::Bracketed) if comment.helo.is_some() || exim || comment.verified => {
+        (None, AddressForm::Bracketed)
+            if comment.helo.is_some() || mta == Mta::Exim || comment.verified =>
+        {
             name_host
         }
         // Sendmail, Courier: `helo ([ip])` when the address has no reverse DNS name.
         (None, AddressForm::Bracketed) => None,
         // XMail `helo (ip:port)`.
         (None, AddressForm::BareWithPort) => None,
+        (None, AddressForm::Bare) if mta == Mta::Scalix => None,
         // qmail, Exchange: `rdns (ip)`, where qmail's HELO, if any, is in `(HELO x)`.
         (None, AddressForm::Bare) => name_host,
+    };
+    // Ecelerity writes `[ip] ([ip:port])` with no HELO name at all: the
+    // literal after `from` repeats the address.
+    let helo = if name.is_literal && comment.port {
+        None
+    } else {
+        name.text.clone()
     };
     Client {
         ip,
         rdns,
-        helo: explicit_helo.unwrap_or_else(|| name.text.clone()),
+        helo: explicit_helo.unwrap_or(helo),
         ident,
     }
 }
@@ -214,6 +235,8 @@ struct Comment<'a> {
     ident: Option<&'a str>,
     /// CommuniGate's `([ip] verified)`: the name matched DNS.
     verified: bool,
+    /// True when the bracketed address carries a port (`[ip:port]`).
+    port: bool,
     /// Other top-level words.
     words: Vec<&'a str>,
 }
@@ -254,6 +277,7 @@ fn read_comment<'a>(tokens: &[Token<'a>]) -> Comment<'a> {
                 {
                     comment.ip = Some(ip);
                     comment.form = AddressForm::Bracketed;
+                    comment.port = parse_ip_text(literal).is_none();
                     comment.name_before_ip = match index.checked_sub(2).map(|i| tokens[i]) {
                         Some(Token::Word(word)) => Some(word),
                         _ => None,
