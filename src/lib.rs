@@ -13,9 +13,12 @@
 //! - [`export`]: listings read from the store, written as blocklists.
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
+//! - [`bench`]: the `wormsign bench` load generator, an MTA-side milter
+//!   client that replays a corpus against any milter.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod export;

@@ -2,9 +2,12 @@
 
 mod callbacks;
 mod listener;
+pub mod noreply;
+mod null;
 pub mod session;
 
 pub use listener::{MilterListener, MilterStream, bind};
+pub use null::run_null;
 
 use std::future::Future;
 use std::io;
