@@ -1,10 +1,12 @@
 //! Reads a benchmark corpus and splits each message into the pieces an MTA
 //! sends to a milter: header fields, then the body in CRLF form.
 //!
-//! A corpus is a directory of message files (`.eml`, the SpamAssassin public
-//! corpus's `.txt` files, or any other file), walked recursively, or a
-//! single file. A file that starts with an mbox `From ` line is split into
-//! its messages; any other file is one message.
+//! A corpus is a single file, or a directory walked recursively for message
+//! files: names ending in `.eml`, `.txt` (the SpamAssassin public corpus as
+//! packaged on npm), `.msg` or `.mbox`, and every file of a Maildir's `cur`
+//! and `new` folders. Other files (an `expected.json`, a README) are passed
+//! over. A file that starts with an mbox `From ` line is split into its
+//! messages; any other file is one message.
 
 use std::path::{Path, PathBuf};
 
@@ -71,15 +73,30 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CorpusErro
         files.push(path.to_path_buf());
         return Ok(());
     }
+    let in_maildir = path
+        .file_name()
+        .is_some_and(|name| name == "cur" || name == "new");
     for entry in std::fs::read_dir(path).map_err(read_error)? {
         let entry = entry.map_err(read_error)?;
+        let entry_path = entry.path();
         // Hidden files (.DS_Store, editor swap files) are not messages.
         if entry.file_name().as_encoded_bytes().starts_with(b".") {
             continue;
         }
-        collect_files(&entry.path(), files)?;
+        let file_type = entry.file_type().map_err(read_error)?;
+        if file_type.is_dir() {
+            collect_files(&entry_path, files)?;
+        } else if in_maildir || is_message_name(&entry_path) {
+            files.push(entry_path);
+        }
     }
     Ok(())
+}
+
+fn is_message_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| ["eml", "txt", "msg", "mbox"].contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Splits an mbox into its messages, without the `From ` separator lines and
@@ -207,6 +224,27 @@ mod tests {
             ]
         );
         assert_eq!(message.body, b"line1\r\nline2");
+    }
+
+    #[test]
+    fn directory_keeps_message_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.eml"), "Subject: a\n\nx\n").unwrap();
+        std::fs::write(dir.path().join("expected.json"), "[]").unwrap();
+        std::fs::create_dir_all(dir.path().join("box/cur")).unwrap();
+        std::fs::write(dir.path().join("box/cur/1:2,S"), "Subject: b\n\ny\n").unwrap();
+        std::fs::create_dir(dir.path().join("sa")).unwrap();
+        std::fs::write(
+            dir.path().join("sa/00001.abc.txt"),
+            "From x\nSubject: c\n\nz\n",
+        )
+        .unwrap();
+        let messages = load(dir.path()).unwrap();
+        assert_eq!(messages.len(), 3);
+        assert!(matches!(
+            load(&dir.path().join("box/new")),
+            Err(CorpusError::Read { .. })
+        ));
     }
 
     #[test]
