@@ -92,6 +92,7 @@ async fn negotiate(
     let silent = noreply::requested(opts);
     cx.requested_opts |= silent;
     cx.data.get_or_insert_with(Session::default).noreply = silent;
+    debug!(offered = ?opts, no_reply = ?silent, "milter options negotiated");
     Status::Continue
 }
 
