@@ -3,7 +3,7 @@
 //! HELO, MAIL, RCPT, DATA, headers, end of headers, body chunks, end of
 //! message, quit.
 //!
-//! Commands to stages the milter does not answer (the no-reply options it
+//! Commands to stages the milter does not reply to (the no-reply options it
 //! negotiated) are buffered and written with the next command that waits
 //! for a reply, so they cost no round trip of their own. Stages the milter
 //! asked not to receive are not sent.
@@ -61,7 +61,7 @@ impl PreparedMessage {
     }
 }
 
-/// How the milter disposed of a message.
+/// The milter's disposition of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// Accept, or continue at end of message (which means accept).

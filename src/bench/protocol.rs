@@ -2,7 +2,7 @@
 //! speak it): command frames, the negotiation, and reply parsing.
 //!
 //! Every packet is a 4-byte big-endian length, a command or reply byte,
-//! and the payload; the length counts the byte and the payload.
+//! and the payload. The length counts the byte and the payload.
 
 use std::io;
 
@@ -88,7 +88,7 @@ pub fn push_frame(out: &mut Vec<u8>, command: u8, payload: &[&[u8]]) {
     }
 }
 
-/// The negotiation packet (`SMFIC_OPTNEG`).
+/// Appends the negotiation packet (`SMFIC_OPTNEG`) to `out`.
 pub fn negotiate_frame(out: &mut Vec<u8>, protocol: u32) {
     push_frame(
         out,
@@ -101,7 +101,7 @@ pub fn negotiate_frame(out: &mut Vec<u8>, protocol: u32) {
     );
 }
 
-/// What the milter chose at negotiation.
+/// Protocol version, actions and options the milter chose at negotiation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Negotiated {
     pub version: u32,
@@ -214,7 +214,7 @@ pub fn check_reply_len(len: u32) -> io::Result<usize> {
     Ok(len)
 }
 
-/// An `io::Error` for a reply the protocol does not allow.
+/// Builds the `io::Error` for a reply the protocol does not allow.
 pub fn protocol_error(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.to_string())
 }

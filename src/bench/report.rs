@@ -75,7 +75,7 @@ impl Replies {
 }
 
 impl Report {
-    /// Builds the report from every answered message's latency.
+    /// Builds the report from the latency of every message with a final reply.
     pub fn new(
         mut latencies: Vec<Duration>,
         replies: Replies,
@@ -104,7 +104,7 @@ impl Report {
         }
     }
 
-    /// The report as readable text, one figure per line.
+    /// Formats the report as readable text, one figure per line.
     pub fn to_text(&self) -> String {
         let r = &self.replies;
         let l = &self.latency_ms;
