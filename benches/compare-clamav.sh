@@ -10,9 +10,9 @@
 #
 # Run as root on Debian. It installs clamav, clamav-daemon and clamav-milter with apt-get
 # when they are missing, with freshclam set to manual updates. Nothing here contacts the
-# network: clamd starts with a private config whose database directory holds only the
-# wormsign YARA rules that clamd can load (the others are listed), every daemon listens on
-# a socket under a temporary directory or on 127.0.0.1, and all of them are stopped at exit.
+# network. clamd starts with a private config whose database directory contains only the
+# wormsign YARA rules that clamd can load; the others are listed. Every daemon listens on a
+# socket under a temporary directory or on 127.0.0.1, and all of them are stopped at exit.
 #
 # The milters under test:
 #   null      `wormsign run --null`: accepts every message, analyses nothing (the ceiling)

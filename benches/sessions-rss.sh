@@ -4,8 +4,8 @@
 #   bash benches/sessions-rss.sh [CORPUS]
 #
 # Starts `wormsign run` (embedded rules, default limits) on a Unix socket under a temporary
-# directory, then `wormsign bench --concurrency SESSIONS --messages SESSIONS --hold-ms HOLD`:
-# every connection sends its message up to the end of the body and waits HOLD ms before end
+# directory, then `wormsign bench --concurrency SESSIONS --messages SESSIONS --hold-ms HOLD`.
+# Every connection sends its message up to the end of the body and waits HOLD ms before end
 # of message, so SESSIONS sessions are open together, each holding its message. The script
 # samples the milter's VmRSS from /proc every 100 ms and prints the largest sample and the
 # kernel's peak (VmHWM). Environment: SESSIONS (default 500), HOLD (default 4000),

@@ -72,6 +72,7 @@ fn report(output: &Output) -> serde_json::Value {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "expected one JSON line, got {stdout:?}");
     let value: serde_json::Value = serde_json::from_str(lines[0]).expect("valid JSON");
+
     let keys: Vec<&str> = value
         .as_object()
         .expect("object")
@@ -89,6 +90,7 @@ fn report(output: &Output) -> serde_json::Value {
             "seconds"
         ]
     );
+
     for key in ["p50", "p95", "p99", "max"] {
         assert!(
             value["latency_ms"][key].is_f64(),
@@ -105,8 +107,8 @@ fn report(output: &Output) -> serde_json::Value {
     value
 }
 
-/// The e2e fixtures (three infected, one clean) in a folder of their own,
-/// without expected.json.
+/// Copies the e2e fixtures (three infected, one clean) to a folder of their
+/// own, without expected.json.
 fn fixture_corpus() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("create corpus directory");
     let source = repo_root().join("tests/fixtures/e2e");

@@ -96,7 +96,7 @@ async fn negotiate(
     Status::Continue
 }
 
-/// The status that lets the message go on at `stage`, as negotiated.
+/// Returns the status that lets the message go on at `stage`, as negotiated.
 fn stage_status(cx: &Context<Session>, stage: ProtoOpts) -> Status {
     let negotiated = cx.data.as_ref().map_or(ProtoOpts::empty(), |s| s.noreply);
     proceed(negotiated, stage)

@@ -7,8 +7,8 @@
 //!
 //! wormsign acts only at end of message, so it gives up nothing by not
 //! replying to connect, HELO, MAIL, RCPT, DATA, each header and end of
-//! headers. It keeps the reply to body chunks: there it answers `Skip`
-//! once the scan limit is reached, so the MTA stops sending the rest.
+//! headers. It keeps the reply to body chunks, because there it replies
+//! `Skip` once the scan limit is reached, so the MTA stops sending the rest.
 
 use indymilter::{ProtoOpts, Status};
 
@@ -23,7 +23,7 @@ pub const NOREPLY_STAGES: ProtoOpts = ProtoOpts::NOREPLY_CONNECT
     .union(ProtoOpts::NOREPLY_EOH);
 
 /// The no-reply options to request from an MTA that offers `offered`.
-// TODO: no test checks that Postfix 3.7 and Sendmail 8.17 offer these; the
+// TODO: no test checks that Postfix 3.7 and Sendmail 8.17 offer these. The
 // end-to-end tests only show that mail still flows when they are taken up.
 pub fn requested(offered: ProtoOpts) -> ProtoOpts {
     offered & NOREPLY_STAGES
