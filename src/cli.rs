@@ -144,12 +144,13 @@ pub struct BenchArgs {
     /// Milter socket to test: inet:HOST:PORT or unix:/path.
     #[arg(long)]
     pub socket: String,
-    /// Messages to replay: a folder of .eml or .txt files (read
-    /// recursively, like the SpamAssassin public corpus), an mbox file, or
-    /// one message file.
+    /// Messages to replay: a folder read recursively for .eml, .txt, .msg
+    /// and .mbox files and Maildir `cur`/`new` folders (the SpamAssassin
+    /// public corpus's folders of .txt files work), an mbox file, or one
+    /// message file.
     #[arg(long)]
     pub corpus: PathBuf,
-    /// Connections open at once.
+    /// Connections open at once (at least 1).
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// Messages to send; default: each corpus message once. A larger
