@@ -139,6 +139,9 @@ fn wormsign_rejects_infected_fixtures() {
     assert_eq!(value["replies"]["reject"], 15, "{value}");
     assert_eq!(value["replies"]["accept"], 5, "{value}");
     assert!(value["latency_ms"]["max"].as_f64().unwrap() > 0.0);
+    // Message 0 (a-sober-y-fbi.eml) is infected; its detection is logged
+    // with the queue id the generator sent in the `i` macro.
+    assert!(milter.log().contains("B000000000"), "{}", milter.log());
 }
 
 #[test]
