@@ -8,7 +8,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use mail_parser::MessageParser;
+use mail_parser::{HeaderName, MessageParser};
 
 use crate::mime::{self, Anomaly, Limits, ScanObject};
 use crate::origin::{self, Origin, TrustInput, TrustSettings};
@@ -355,7 +355,14 @@ impl HeaderInfo {
             originating: origin::headers::values(raw, &origin::ORIGINATING_IP_HEADERS),
             ..HeaderInfo::default()
         };
-        if let Some(message) = MessageParser::new().parse_headers(raw) {
+        // Only these three fields are read, so the others (Received above
+        // all) are not parsed.
+        let parser = MessageParser::new()
+            .header_text(HeaderName::Subject)
+            .header_id(HeaderName::MessageId)
+            .header_address(HeaderName::From)
+            .default_header_ignore();
+        if let Some(message) = parser.parse_headers(raw) {
             info.subject = message.subject().map(str::to_string);
             info.message_id = message.message_id().map(str::to_string);
             info.from_domain = message

@@ -47,6 +47,13 @@ pub enum Command {
     /// with any of them, only the flags do, and an absent flag means "not
     /// configured". Exit code 2 when a file could not be read.
     Origin(OriginArgs),
+    /// Replay a mail corpus through the milter protocol against a milter
+    /// (wormsign or any other) and report throughput and latency.
+    ///
+    /// Each message travels on its own connection, as from an MTA for an
+    /// SMTP session with one transaction. Exit code 1 when any message
+    /// failed (see `errors`).
+    Bench(BenchArgs),
 }
 
 impl Command {
@@ -68,6 +75,12 @@ pub struct RunArgs {
     /// SQLite database for sightings (overrides `database`).
     #[arg(long)]
     pub database: Option<PathBuf>,
+    /// Run a null milter instead: it accepts every message and analyses
+    /// nothing, loads no rules and opens no database. It negotiates the
+    /// same protocol options as wormsign, so `wormsign bench` against it
+    /// measures the protocol ceiling of the machine.
+    #[arg(long)]
+    pub null: bool,
 }
 
 #[derive(Debug, Args)]
@@ -170,4 +183,42 @@ pub enum ConfigCommand {
     /// effective settings as TOML. Exit code 1 when invalid, with the line
     /// or key that is wrong.
     Check,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Milter socket to test: inet:HOST:PORT or unix:/path.
+    #[arg(long)]
+    pub socket: String,
+    /// Messages to replay: a folder read recursively for .eml, .txt, .msg
+    /// and .mbox files and Maildir `cur`/`new` folders (the SpamAssassin
+    /// public corpus's folders of .txt files work), an mbox file, or one
+    /// message file.
+    #[arg(long)]
+    pub corpus: PathBuf,
+    /// Connections open at once (at least 1).
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Messages to send; default: each corpus message once. A larger
+    /// count repeats the corpus.
+    #[arg(long)]
+    pub messages: Option<usize>,
+    /// Print exactly one JSON object: messages, seconds, msgs_per_sec,
+    /// latency_ms {p50, p95, p99, max}, replies {accept, reject, tempfail,
+    /// discard, quarantine}, errors.
+    #[arg(long)]
+    pub json: bool,
+    /// Offer the milter no no-reply options, so it replies to every stage
+    /// (as with an MTA of protocol version 2).
+    #[arg(long)]
+    pub reply_every_stage: bool,
+    /// Milliseconds to wait after the body before end of message, to hold
+    /// that many sessions open (e.g. to measure the milter's memory with
+    /// `--concurrency 500`).
+    #[arg(long, default_value_t = 0)]
+    pub hold_ms: u64,
+    /// Seconds one message may take, from connection to final reply,
+    /// before it counts as an error.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
 }

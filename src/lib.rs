@@ -15,9 +15,12 @@
 //! - [`cli`]: command-line definitions shared by the binary.
 //! - [`rules_cmd`]: `rules test`, a labelled corpus run through the rules.
 //! - [`origin_cmd`]: the `wormsign origin` report of relays and trust flags.
+//! - [`bench`]: the `wormsign bench` load generator, an MTA-side milter
+//!   client that replays a corpus against any milter.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod export;

@@ -12,11 +12,11 @@ use tracing::{error, info, warn};
 
 use wormsign::analysis::Settings;
 use wormsign::cli::{
-    Cli, Command, ConfigCommand, ExportArgs, OriginArgs, RulesCommand, RunArgs, ScanArgs,
+    BenchArgs, Cli, Command, ConfigCommand, ExportArgs, OriginArgs, RulesCommand, RunArgs, ScanArgs,
 };
 use wormsign::config::Config;
 use wormsign::scanner::{RuleSet, check_dir};
-use wormsign::{export, milter, scan, store};
+use wormsign::{bench, export, milter, scan, store};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -71,6 +71,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Check) => config_check(path, config),
         Command::Origin(args) => origin_command(config?, args),
+        Command::Bench(args) => run_bench(args),
     }
 }
 
@@ -111,6 +112,11 @@ fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {
     }
     if let Some(database) = args.database {
         config.database = database;
+    }
+    if args.null {
+        let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+        runtime.block_on(serve_null(config))?;
+        return Ok(ExitCode::SUCCESS);
     }
     let rules = load_rules(&config)?;
     // Open once up front so a bad database path fails at start, not at the
@@ -174,6 +180,71 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
     }
     info!("wormsign milter stopped");
     Ok(result?)
+}
+
+/// Serves the null milter until SIGINT or SIGTERM.
+async fn serve_null(config: Config) -> Result<()> {
+    let listener = milter::bind(&config.listen, config.socket_mode).await?;
+    info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen = %config.listen,
+        "null milter started: accepts every message, analyses nothing"
+    );
+    let shutdown = async {
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(error) => {
+                warn!(%error, "cannot install the SIGTERM handler; stop with SIGINT");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => info!("SIGINT received: stopping"),
+            _ = terminate.recv() => info!("SIGTERM received: stopping"),
+        }
+    };
+    let result = milter::run_null(listener, &config, shutdown).await;
+    if let wormsign::config::ListenAddr::Unix(path) = &config.listen {
+        let _ = std::fs::remove_file(path);
+    }
+    info!("null milter stopped");
+    Ok(result?)
+}
+
+fn run_bench(args: BenchArgs) -> Result<ExitCode> {
+    let socket: wormsign::config::ListenAddr = args.socket.parse().map_err(anyhow::Error::msg)?;
+    if args.concurrency == 0 {
+        anyhow::bail!("invalid --concurrency 0: give at least 1");
+    }
+    let corpus = bench::corpus::load(&args.corpus)?;
+    let options = bench::BenchOptions {
+        socket,
+        concurrency: args.concurrency,
+        messages: args.messages.unwrap_or(corpus.len()),
+        timeout: std::time::Duration::from_secs(args.timeout),
+        exchange: bench::client::ExchangeOptions {
+            reply_every_stage: args.reply_every_stage,
+            hold: std::time::Duration::from_millis(args.hold_ms),
+        },
+    };
+    // One thread: the generator shares the machine with the milter under
+    // test and should take as little of it as it can.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let report = runtime.block_on(bench::run(&corpus, &options));
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(if report.errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {

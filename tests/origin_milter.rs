@@ -83,11 +83,11 @@ async fn send_eicar(conn: &mut TestConnection, received: &[&str]) -> String {
         .unwrap();
     assert_eq!(
         conn.mail(["<a@example.net>"]).await.unwrap(),
-        Status::Continue
+        Status::Noreply
     );
     assert_eq!(
         conn.rcpt(["<b@example.org>"]).await.unwrap(),
-        Status::Continue
+        Status::Noreply
     );
     conn.data().await.unwrap();
 
@@ -135,7 +135,7 @@ async fn client_addr_ipv6_tag_stripped() {
         .connect("dsl.example.net", indymilter_test::SocketInfo::Unknown)
         .await
         .unwrap();
-    assert_eq!(status, Status::Continue);
+    assert_eq!(status, Status::Noreply);
     let verdict = send_eicar(&mut conn, &[]).await;
     assert!(verdict.ends_with("origin=203.0.113.9"), "{verdict}");
     conn.close().await.unwrap();

@@ -10,7 +10,10 @@
 #      WORMSIGN_SA_CORPUS with its path;
 #   3. runs `cargo test --all-targets` (debug profile only); the end-to-end tests drive
 #      real Postfix and Sendmail instances on loopback;
-#   4. runs `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`.
+#   4. runs `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`;
+#   5. runs the benchmark scripts (benches/) with the debug build on 100 messages, so they
+#      keep working; their figures are printed, never checked. clamav-daemon, clamav-milter
+#      and clamav are installed for benches/compare-clamav.sh, with freshclam set to manual.
 # Every step is required: a missing tool or a failing step stops the run with a non-zero
 # exit status, and no test is skipped.
 set -euo pipefail
@@ -36,6 +39,9 @@ declare -A PACKAGE_OF=(
     [flock]=util-linux
     [saslpasswd2]=sasl2-bin
     [rbldnsd]=rbldnsd
+    [clamd]=clamav-daemon
+    [clamav-milter]=clamav-milter
+    [clamscan]=clamav
 )
 
 install_missing() {
@@ -53,7 +59,9 @@ install_missing() {
     echo "run-all: installing ${need[*]}"
     # 'No configuration' makes Debian write no /etc/postfix/main.cf and start no service.
     printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
-                  'postfix postfix/mailname string localhost' | debconf-set-selections
+                  'postfix postfix/mailname string localhost' \
+                  'clamav-freshclam clamav-freshclam/autoupdate_freshclam select manual' \
+        | debconf-set-selections
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
     apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${need[@]}" >/dev/null
@@ -85,5 +93,11 @@ cargo fmt --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+
+step "benchmark scripts on 100 messages (debug build, figures not checked)"
+WORMSIGN_BIN=$REPO/target/debug/wormsign MESSAGES=100 \
+    bash benches/compare-clamav.sh "$WORMSIGN_SA_CORPUS/easy-ham-1"
+WORMSIGN_BIN=$REPO/target/debug/wormsign SESSIONS=50 HOLD=500 \
+    bash benches/sessions-rss.sh "$WORMSIGN_SA_CORPUS/easy-ham-1"
 
 echo "run-all: all steps passed"

@@ -13,6 +13,7 @@ use indymilter::{
 use tracing::{debug, error, info, warn};
 
 use super::Shared;
+use super::noreply::{self, proceed};
 use super::session::{MessageState, SCAN_NOTE_HEADER, Session, VERDICT_HEADER};
 use crate::analysis::{self, Verdict};
 use crate::config::{Action, OnError};
@@ -88,7 +89,17 @@ async fn negotiate(
     if opts.contains(ProtoOpts::SKIP) {
         cx.requested_opts |= ProtoOpts::SKIP;
     }
+    let silent = noreply::requested(opts);
+    cx.requested_opts |= silent;
+    cx.data.get_or_insert_with(Session::default).noreply = silent;
+    debug!(offered = ?opts, no_reply = ?silent, "milter options negotiated");
     Status::Continue
+}
+
+/// Returns the status that lets the message go on at `stage`, as negotiated.
+fn stage_status(cx: &Context<Session>, stage: ProtoOpts) -> Status {
+    let negotiated = cx.data.as_ref().map_or(ProtoOpts::empty(), |s| s.noreply);
+    proceed(negotiated, stage)
 }
 
 fn macro_text(macros: &Macros, name: &str) -> Option<String> {
@@ -126,18 +137,19 @@ async fn connect(cx: &mut Context<Session>, hostname: CString, socket: SocketInf
         client_ip: client_ip.or(Some(std::net::Ipv4Addr::LOCALHOST.into())),
         client_name: Some(text(&hostname)),
         daemon_name: macro_text(&cx.macros, "{daemon_name}"),
+        noreply: cx.data.as_ref().map_or(ProtoOpts::empty(), |s| s.noreply),
         ..Session::default()
     };
     debug!(client_ip = ?session.client_ip, client_name = ?session.client_name, "milter connect");
     cx.data = Some(session);
-    Status::Continue
+    stage_status(cx, ProtoOpts::NOREPLY_CONNECT)
 }
 
 async fn helo_cb(cx: &mut Context<Session>, helo: CString) -> Status {
     if let Some(session) = cx.data.as_mut() {
         session.helo = Some(text(&helo));
     }
-    Status::Continue
+    stage_status(cx, ProtoOpts::NOREPLY_HELO)
 }
 
 async fn mail(cx: &mut Context<Session>, args: Vec<CString>) -> Status {
@@ -148,7 +160,7 @@ async fn mail(cx: &mut Context<Session>, args: Vec<CString>) -> Status {
     // A session can lack connect state when the MTA skipped the connect
     // stage; start one rather than trusting the call order.
     cx.data.get_or_insert_with(Session::default).message = Some(message);
-    Status::Continue
+    stage_status(cx, ProtoOpts::NOREPLY_MAIL)
 }
 
 /// The message in progress, if the MTA called MAIL first.
@@ -167,26 +179,26 @@ async fn rcpt(cx: &mut Context<Session>, args: Vec<CString>) -> Status {
     {
         message.recipients.push(recipient);
     }
-    Status::Continue
+    stage_status(cx, ProtoOpts::NOREPLY_RCPT)
 }
 
 async fn data(cx: &mut Context<Session>) -> Status {
     message_mut(cx);
-    Status::Continue
+    stage_status(cx, ProtoOpts::NOREPLY_DATA)
 }
 
 async fn header(cx: &mut Context<Session>, name: CString, value: CString, limit: u64) -> Status {
     if let Some(message) = message_mut(cx) {
         message.push_header(name.as_bytes(), value.as_bytes(), limit);
     }
-    Status::Continue
+    stage_status(cx, ProtoOpts::NOREPLY_HEADER)
 }
 
 async fn eoh(cx: &mut Context<Session>, limit: u64) -> Status {
     if let Some(message) = message_mut(cx) {
         message.end_headers(limit);
     }
-    Status::Continue
+    stage_status(cx, ProtoOpts::NOREPLY_EOH)
 }
 
 async fn body(cx: &mut Context<Session>, chunk: bytes::Bytes, limit: u64) -> Status {

@@ -26,6 +26,8 @@ pub struct Session {
     pub daemon_name: Option<String>,
     /// State of the message in progress, `None` between messages.
     pub message: Option<MessageState>,
+    /// Stages the MTA agreed to send without waiting for a reply.
+    pub noreply: indymilter::ProtoOpts,
 }
 
 /// State of one message, from MAIL to end of message.

@@ -36,7 +36,13 @@ pub(super) fn walk_message(raw: &[u8], limits: &Limits) -> Walk {
     // NOTE: mail-parser 0.11.9 has `debug_assert!(false)` on parser states
     // it considers impossible. No test input has reached one, but in debug
     // builds they would panic, so callers should keep their catch_unwind.
-    let Some(message) = MessageParser::default().parse(raw) else {
+    // The walk reads MIME header fields only. With those alone registered,
+    // mail-parser keeps every other field as raw text instead of parsing
+    // it (Received chains above all). With this change and the same one in
+    // the analysis, mail-parser fell from 14% to 6% of the milter's perf
+    // samples on the SpamAssassin corpus.
+    let parser = MessageParser::new().with_mime_headers();
+    let Some(message) = parser.parse(raw) else {
         collector.anomaly(MESSAGE_PATH, AnomalyKind::MalformedMessage);
         collector.push(ScanObject {
             path: MESSAGE_PATH.to_owned(),

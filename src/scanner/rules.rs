@@ -155,7 +155,11 @@ impl RuleSet {
         // marks at compile time. Without it, text that repeats a short
         // string such as "sober" megabytes long stores one match record per
         // occurrence per rule: about 1 GB for 5 MiB of text.
-        scanner.set_flags(yara::ScanFlags::FAST_MODE);
+        // Reporting matching rules only matters for speed: with neither
+        // report flag set, libyara reports every rule, and the yara crate
+        // builds a `Rule` with its metadata for each one it then drops. That
+        // was about 10% of the milter's perf samples on clean mail.
+        scanner.set_flags(yara::ScanFlags::FAST_MODE | yara::ScanFlags::REPORT_RULES_MATCHING);
         let values: [(&str, &str); 11] = [
             ("file_name", object.file_name.as_deref().unwrap_or("")),
             ("content_type", object.content_type.as_deref().unwrap_or("")),
