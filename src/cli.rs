@@ -40,6 +40,9 @@ pub enum Command {
     /// Check the config file and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Serve the listings as a DNSBL zone over DNS (UDP and TCP), reloading
+    /// them when the database changes.
+    Dnsbl(DnsblArgs),
 }
 
 impl Command {
@@ -48,6 +51,8 @@ impl Command {
     pub fn default_log_filter(&self) -> &'static str {
         match self {
             Command::Run(_) => "info",
+            // hickory-server logs every query at info.
+            Command::Dnsbl(_) => "info,hickory_server=warn",
             _ => "warn",
         }
     }
@@ -106,6 +111,19 @@ pub struct ExportArgs {
     /// List only hosts with at least this many sightings.
     #[arg(long, default_value_t = 1)]
     pub min_sightings: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct DnsblArgs {
+    /// Address for UDP and TCP, IP:PORT (overrides `listen` in [dnsbl]).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Zone to serve, e.g. bl.example.org (overrides `zone` in [dnsbl]).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// SQLite database to read (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
