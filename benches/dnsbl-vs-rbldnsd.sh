@@ -131,7 +131,7 @@ measure() {
     ' <<<"$output"
 }
 
-# Waits until the server on PORT answers the RFC 5782 test entry.
+# Waits until the server on PORT returns 127.0.0.2 for the RFC 5782 test entry.
 wait_answering() {
     local port=$1 name=$2
     for _ in $(seq 200); do
@@ -140,7 +140,7 @@ wait_answering() {
         fi
         sleep 0.1
     done
-    die "$name on port $port did not answer"
+    die "$name on port $port did not respond"
 }
 
 chmod 755 "$WORK"

@@ -48,7 +48,7 @@ fn sighting(ip: &str, seen_at: i64, family: &str) -> Sighting {
     }
 }
 
-/// The shared data set: IPv4 and IPv6 hosts, two IPv6 hosts in one /64,
+/// Returns the shared data set: IPv4 and IPv6 hosts, two IPv6 hosts in one /64,
 /// and addresses that are never listed (private, loopback).
 fn fixture_sightings() -> Vec<Sighting> {
     vec![

@@ -97,7 +97,7 @@ pub struct Responder {
     snapshot: SharedSnapshot,
 }
 
-/// What to send back, before it is encoded.
+/// A response before encoding.
 struct Reply<'s> {
     code: ResponseCode,
     authoritative: bool,
@@ -138,8 +138,8 @@ impl<'s> Reply<'s> {
 }
 
 impl Responder {
-    /// Creates the handler for the zone of `settings`, serving whatever
-    /// `snapshot` holds at the time of each query.
+    /// Creates the handler for the zone of `settings`, serving what
+    /// `snapshot` contains at the time of each query.
     pub fn new(settings: &Settings, snapshot: SharedSnapshot) -> Responder {
         Responder {
             zone: LowerName::new(&settings.zone),

@@ -6,7 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// What a query name below the zone apex stands for.
+/// The meaning of a query name below the zone apex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryName {
     /// The zone apex itself.

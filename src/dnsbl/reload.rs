@@ -22,7 +22,7 @@ use super::listing_set::{ListingSet, load_listed};
 use super::settings::Settings;
 use crate::store::{self, StoreError};
 
-/// Longest time between two rebuilds of the listings, changed or not.
+/// Maximum time between two rebuilds of the listings, changed or not.
 pub const FULL_RELOAD: Duration = Duration::from_secs(60);
 
 /// Reads the listings once and builds the first snapshot.
@@ -139,10 +139,12 @@ impl Poller {
                 database: self.database.display().to_string(),
                 source,
             })?;
+
         let changed = self.data_version != Some(version);
         if !changed && self.last_reload.elapsed() < FULL_RELOAD {
             return Ok(());
         }
+
         let listings = ListingSet::build(&load_listed(connection, self.settings.min_sightings)?);
         self.data_version = Some(version);
         self.last_reload = Instant::now();

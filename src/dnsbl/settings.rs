@@ -92,6 +92,7 @@ impl Settings {
                 ),
             )
         })?;
+
         let zone = parse_name(
             "dnsbl.zone",
             raw.zone.as_deref().unwrap_or(DEFAULT_ZONE),
@@ -103,8 +104,10 @@ impl Settings {
                 "is the DNS root: give the zone of the list, e.g. \"bl.example.org\"".into(),
             ));
         }
+
         let ttl = check_ttl("dnsbl.ttl", raw.ttl.unwrap_or(2100))?;
         let negative_ttl = check_ttl("dnsbl.negative_ttl", raw.negative_ttl.unwrap_or(300))?;
+
         let soa_mname = match raw.soa_mname.as_deref() {
             Some(text) => parse_name("dnsbl.soa_mname", text, "ns1.bl.example.org")?,
             None => prepend("ns1", &zone),
@@ -126,6 +129,7 @@ impl Settings {
                 .collect::<Result<Vec<_>, _>>()?,
             None => vec![soa_mname.clone()],
         };
+
         let txt_template = raw
             .txt_template
             .unwrap_or_else(|| "Listed by wormsign: worm mail seen from $".to_string());
@@ -138,6 +142,7 @@ impl Settings {
                 ),
             ));
         }
+
         let poll_ms = raw.poll_interval_ms.unwrap_or(1000);
         if !(10..=3_600_000).contains(&poll_ms) {
             return Err((
