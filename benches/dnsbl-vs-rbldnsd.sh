@@ -157,12 +157,14 @@ rbldnsd -n -u nobody -b "127.0.0.1/$RBL_PORT" \
     "$ZONE:ip4set:$WORK/bl.soa,$WORK/bl.ip4" "$ZONE:ip6trie:$WORK/bl.ip6" \
     >"$WORK/rbldnsd.log" 2>&1 &
 PIDS+=($!)
+RBL_PID=$!
 wait_answering "$RBL_PORT" rbldnsd
 
 WS_PORT=$(free_port)
 "$WORMSIGN" dnsbl --database "$WORK/wormsign.db" --zone "$ZONE" \
     --listen "127.0.0.1:$WS_PORT" --log warn >"$WORK/wormsign.log" 2>&1 &
 PIDS+=($!)
+WS_PID=$!
 wait_answering "$WS_PORT" "wormsign dnsbl"
 
 read -r RBL_QPS RBL_MS RBL_LOST < <(measure "$RBL_PORT" rbldnsd)
@@ -175,3 +177,6 @@ echo "| rbldnsd        | $RBL_QPS | $RBL_MS | $RBL_LOST |"
 echo "| wormsign dnsbl | $WS_QPS | $WS_MS | $WS_LOST |"
 awk -v w="$WS_QPS" -v r="$RBL_QPS" 'BEGIN { printf "ratio wormsign/rbldnsd: %.2f\n", (r > 0 ? w / r : 0) }'
 cat "$WORK/codes"
+# Peak resident memory of each server (Linux VmHWM).
+echo "rbldnsd peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RBL_PID/status")"
+echo "wormsign dnsbl peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$WS_PID/status")"
