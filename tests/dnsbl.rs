@@ -430,3 +430,97 @@ fn dnsbl_rejects_bad_config_and_missing_database() {
     assert!(stderr.contains("missing.db"), "{stderr}");
     assert!(stderr.contains("not found"), "{stderr}");
 }
+
+/// Builds a DNS message: header fields, then one question per entry of
+/// `questions` (name, type, class).
+fn dns_message(flags: u16, question_count: u16, questions: &[(&str, u16, u16)]) -> Vec<u8> {
+    let mut message = Vec::new();
+    message.extend_from_slice(&0x1234u16.to_be_bytes());
+    message.extend_from_slice(&flags.to_be_bytes());
+    message.extend_from_slice(&question_count.to_be_bytes());
+    message.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    for (name, kind, class) in questions {
+        for label in name.split('.') {
+            message.push(u8::try_from(label.len()).expect("short label"));
+            message.extend_from_slice(label.as_bytes());
+        }
+        message.push(0);
+        message.extend_from_slice(&kind.to_be_bytes());
+        message.extend_from_slice(&class.to_be_bytes());
+    }
+    message
+}
+
+/// Sends `message` over UDP and returns the response code, or `None` when
+/// no response arrives within 1 s.
+fn response_code(port: u16, message: &[u8]) -> Option<u8> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("set the read timeout");
+    socket
+        .send_to(message, ("127.0.0.1", port))
+        .expect("send the query");
+    let mut buffer = [0u8; 4096];
+    let (length, _) = socket.recv_from(&mut buffer).ok()?;
+    assert!(length >= 12, "short response: {length} bytes");
+    assert_eq!(&buffer[..2], &message[..2], "response id");
+    Some(buffer[3] & 0x0f)
+}
+
+#[test]
+fn dnsbl_survives_malformed_queries() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    let listed = format!("2.0.0.127.{ZONE}");
+    const A: u16 = 1;
+    const AXFR: u16 = 252;
+    const IN: u16 = 1;
+    const CH: u16 = 3;
+    const NOERROR: u8 = 0;
+    const FORMERR: u8 = 1;
+    const NOTIMP: u8 = 4;
+    const REFUSED: u8 = 5;
+
+    let well_formed = dns_message(0, 1, &[(&listed, A, IN)]);
+    assert_eq!(response_code(server.port, &well_formed), Some(NOERROR));
+
+    let cases: [(&str, Vec<u8>, Option<u8>); 7] = [
+        ("no question", dns_message(0, 0, &[]), Some(FORMERR)),
+        (
+            "two questions",
+            dns_message(0, 2, &[(&listed, A, IN), (&listed, A, IN)]),
+            Some(FORMERR),
+        ),
+        (
+            "opcode STATUS",
+            dns_message(2 << 11, 1, &[(&listed, A, IN)]),
+            Some(NOTIMP),
+        ),
+        ("class CH", dns_message(0, 1, &[(&listed, A, CH)]), Some(REFUSED)),
+        ("zone transfer", dns_message(0, 1, &[(ZONE, AXFR, IN)]), Some(REFUSED)),
+        (
+            "question cut short",
+            well_formed[..well_formed.len() - 3].to_vec(),
+            Some(FORMERR),
+        ),
+        ("shorter than a header", vec![0x12, 0x34, 0, 0, 0], None),
+    ];
+    for (case, message, expected) in cases {
+        assert_eq!(response_code(server.port, &message), expected, "{case}");
+    }
+
+    // A message marked as a response gets no reply, so the server cannot
+    // be used to reflect traffic.
+    let response = dns_message(0x8000, 1, &[(&listed, A, IN)]);
+    assert_eq!(response_code(server.port, &response), None);
+
+    assert_eq!(
+        server.dig(&listed, "A", &["+short"]).trim(),
+        "127.0.0.2",
+        "{}",
+        server.log()
+    );
+}

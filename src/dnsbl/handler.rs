@@ -11,6 +11,8 @@
 //! | apex SOA / NS / ANY            | the SOA and/or NS records               |
 //! | apex, other type               | NOERROR, no data, SOA in authority      |
 //! | name outside the zone          | REFUSED                                 |
+//! | AXFR or IXFR                   | REFUSED                                 |
+//! | opcode other than QUERY        | NOTIMP                                  |
 //!
 //! The SOA in a negative answer carries the TTL min(ttl, negative_ttl), as
 //! RFC 2308 section 5 asks.
@@ -173,6 +175,10 @@ impl Responder {
         let name = query.name();
         if query.query_class() != DNSClass::IN || !self.zone.zone_of(name) {
             return Reply::code(ResponseCode::Refused, false);
+        }
+        // The listings are not a zone file, so there is nothing to transfer.
+        if matches!(query.query_type(), RecordType::AXFR | RecordType::IXFR) {
+            return Reply::code(ResponseCode::Refused, true);
         }
         let below_zone = usize::from(name.num_labels()).saturating_sub(self.zone_labels);
         let labels: Vec<&[u8]> = name.iter().take(below_zone).collect();
