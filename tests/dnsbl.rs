@@ -499,8 +499,16 @@ fn dnsbl_survives_malformed_queries() {
             dns_message(2 << 11, 1, &[(&listed, A, IN)]),
             Some(NOTIMP),
         ),
-        ("class CH", dns_message(0, 1, &[(&listed, A, CH)]), Some(REFUSED)),
-        ("zone transfer", dns_message(0, 1, &[(ZONE, AXFR, IN)]), Some(REFUSED)),
+        (
+            "class CH",
+            dns_message(0, 1, &[(&listed, A, CH)]),
+            Some(REFUSED),
+        ),
+        (
+            "zone transfer",
+            dns_message(0, 1, &[(ZONE, AXFR, IN)]),
+            Some(REFUSED),
+        ),
         (
             "question cut short",
             well_formed[..well_formed.len() - 3].to_vec(),
@@ -520,6 +528,57 @@ fn dnsbl_survives_malformed_queries() {
     assert_eq!(
         server.dig(&listed, "A", &["+short"]).trim(),
         "127.0.0.2",
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn dnsbl_follows_replaced_database() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    let old_host = query_name("192.0.2.1");
+    let new_host = query_name("198.51.100.201");
+    assert_eq!(server.answer(&old_host, "A").status, "NOERROR");
+
+    // Without a database the previous listings stay in service.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = database.clone().into_os_string();
+        path.push(suffix);
+        let _ = fs::remove_file(&path);
+    }
+    let started = Instant::now();
+    while !server.log().contains("failed to reload DNSBL listings")
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        server.log().contains("failed to reload DNSBL listings"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.answer(&old_host, "A").status, "NOERROR");
+
+    // A new file at the same path is read without a restart.
+    let replacement = TempDir::new().expect("temporary directory");
+    let new_database = create_database(
+        replacement.path(),
+        &[sighting("198.51.100.201", SEEN, "Sober")],
+    );
+    fs::rename(&new_database, &database).expect("move the new database into place");
+    let started = Instant::now();
+    let mut answer = server.answer(&new_host, "A");
+    while answer.status != "NOERROR" && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+        answer = server.answer(&new_host, "A");
+    }
+    assert_eq!(answer.status, "NOERROR", "{}", server.log());
+    assert_eq!(server.answer(&old_host, "A").status, "NXDOMAIN");
+    assert!(
+        server.log().contains("DNSBL database readable again"),
         "{}",
         server.log()
     );

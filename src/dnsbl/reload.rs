@@ -3,11 +3,13 @@
 //! A thread polls `PRAGMA data_version` on its own read-only connection.
 //! SQLite changes that value whenever another connection commits, so a
 //! commit by the milter's writer shows up at the next poll, and a poll
-//! without a change costs no query of the sightings. The listings are also
+//! without a change costs no query of the sightings. A database file that
+//! was replaced (another inode at the same path) is opened anew, because the
+//! old connection would go on reading the old file. The listings are also
 //! rebuilt every [`FULL_RELOAD`], because a listing can change with time
-//! alone once a policy expires listings, and because a database file that was
-//! replaced keeps the old connection's `data_version`.
+//! alone once a policy expires listings.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +79,8 @@ struct Poller {
     settings: Settings,
     shared: SharedSnapshot,
     connection: Option<Connection>,
+    /// Device and inode of the file `connection` has open.
+    file_id: Option<(u64, u64)>,
     data_version: Option<i64>,
     last_reload: Instant,
     serial: u32,
@@ -91,6 +95,7 @@ impl Poller {
             settings,
             shared,
             connection: None,
+            file_id: None,
             data_version: None,
             last_reload: Instant::now(),
             serial: unix_serial(0),
@@ -127,8 +132,16 @@ impl Poller {
     }
 
     fn try_poll(&mut self) -> Result<(), StoreError> {
+        let file_id = std::fs::metadata(&self.database)
+            .ok()
+            .map(|metadata| (metadata.dev(), metadata.ino()));
+        if file_id.is_none() || file_id != self.file_id {
+            self.connection = None;
+            self.data_version = None;
+        }
         if self.connection.is_none() {
             self.connection = Some(store::open_read_only(&self.database)?);
+            self.file_id = file_id;
         }
         let Some(connection) = self.connection.as_ref() else {
             return Ok(());
