@@ -583,3 +583,35 @@ fn dnsbl_follows_replaced_database() {
         server.log()
     );
 }
+
+#[test]
+fn dnsbl_stops_on_sigterm() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let mut server = Server::start_wormsign(dir.path(), &database);
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait for wormsign") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "wormsign dnsbl did not stop within 10 s:\n{}",
+            server.log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}:\n{}", server.log());
+    assert!(
+        server.log().contains("wormsign DNSBL responder stopped"),
+        "{}",
+        server.log()
+    );
+}
