@@ -14,7 +14,8 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Log filter, e.g. `info`, `debug`, `wormsign=debug` (tracing EnvFilter
-    /// syntax). Default: `info` for `run`, `warn` for the other commands.
+    /// syntax). Default: `info` for `run` and `dnsbl`, `warn` for the other
+    /// commands.
     #[arg(long, global = true, env = "WORMSIGN_LOG")]
     pub log: Option<String>,
 

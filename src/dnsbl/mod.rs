@@ -33,6 +33,8 @@ pub use settings::{RawSettings, Settings};
 use crate::store::StoreError;
 
 /// How long a TCP client may stay idle before its connection is closed.
+// TODO: cap the number of concurrent TCP connections; hickory-server 0.26
+// accepts any number, and only this timeout closes idle ones.
 const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Responses queued per TCP connection before the server waits for the
