@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 use time::OffsetDateTime;
@@ -59,17 +60,28 @@ pub enum Lookup<'a> {
 }
 
 /// Listed addresses with the TXT details of each.
+///
+/// Hosts with the same families and last-seen date share one details
+/// string, so that the memory per host stays near the size of a hash map
+/// entry: there are few such strings, one per day and family combination.
 #[derive(Debug, Default)]
 pub struct ListingSet {
-    v4: HashMap<Ipv4Addr, Box<str>>,
+    v4: HashMap<Ipv4Addr, Arc<str>>,
     /// Keyed by the upper 64 bits of the address.
-    v6: HashMap<u64, Box<str>>,
+    v6: HashMap<u64, Arc<str>>,
 }
 
 impl ListingSet {
     /// Builds the set from listings. Addresses that do not parse or are not
     /// listable are left out; IPv4-mapped IPv6 addresses count as IPv4.
     pub fn build(listings: &[Listing]) -> ListingSet {
+        let mut interned: HashMap<String, Arc<str>> = HashMap::new();
+        let mut intern = |text: String| -> Arc<str> {
+            interned
+                .entry(text)
+                .or_insert_with_key(|text| Arc::from(text.as_str()))
+                .clone()
+        };
         let mut v4 = HashMap::new();
         let mut v6: HashMap<u64, (BTreeSet<&str>, i64)> = HashMap::new();
         for listing in listings {
@@ -78,8 +90,7 @@ impl ListingSet {
             };
             match ip {
                 IpAddr::V4(v4_ip) => {
-                    let text = details(&listing.families, listing.last_seen);
-                    v4.insert(v4_ip, text.into_boxed_str());
+                    v4.insert(v4_ip, intern(details(&listing.families, listing.last_seen)));
                 }
                 IpAddr::V6(v6_ip) => {
                     let (families, last_seen) = v6
@@ -94,7 +105,7 @@ impl ListingSet {
             .into_iter()
             .map(|(prefix, (families, last_seen))| {
                 let families: Vec<String> = families.into_iter().map(str::to_string).collect();
-                (prefix, details(&families, last_seen).into_boxed_str())
+                (prefix, intern(details(&families, last_seen)))
             })
             .collect();
         ListingSet { v4, v6 }
@@ -286,6 +297,18 @@ mod tests {
             set.lookup(ip("127.0.0.2")),
             Lookup::Listed { details: None }
         );
+    }
+
+    #[test]
+    fn build_shares_equal_details() {
+        let set = ListingSet::build(&[
+            listing("192.0.2.1", 1_714_564_800, &["Sober"]),
+            listing("192.0.2.2", 1_714_568_400, &["Sober"]),
+            listing("192.0.2.3", 1_714_564_800, &["Mydoom"]),
+        ]);
+        let details = |text: &str| set.v4[&text.parse::<Ipv4Addr>().unwrap()].clone();
+        assert!(Arc::ptr_eq(&details("192.0.2.1"), &details("192.0.2.2")));
+        assert!(!Arc::ptr_eq(&details("192.0.2.1"), &details("192.0.2.3")));
     }
 
     #[test]

@@ -109,10 +109,10 @@ pub async fn run(
     tcp: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DnsblError> {
-    let first = {
+    let (poller, first) = {
         let database = database.clone();
         let settings = settings.clone();
-        tokio::task::spawn_blocking(move || reload::first_snapshot(&database, &settings))
+        tokio::task::spawn_blocking(move || reload::Poller::open(database, settings))
             .await
             .map_err(DnsblError::Panicked)??
     };
@@ -120,7 +120,7 @@ pub async fn run(
     let shared = Arc::new(RwLock::new(Arc::new(first)));
     let local = udp.local_addr().ok();
 
-    let reloader = reload::Reloader::spawn(database.clone(), settings.clone(), shared.clone());
+    let reloader = reload::Reloader::spawn(poller, shared.clone());
     let mut server = Server::new(handler::Responder::new(&settings, shared));
     server.register_socket(udp);
     server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);

@@ -10,7 +10,7 @@
 //! alone once a policy expires listings.
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -27,17 +27,6 @@ use crate::store::{self, StoreError};
 /// Maximum time between two rebuilds of the listings, changed or not.
 pub const FULL_RELOAD: Duration = Duration::from_secs(60);
 
-/// Reads the listings once and builds the first snapshot.
-///
-/// # Errors
-///
-/// A [`StoreError`] if the database cannot be opened or read.
-pub fn first_snapshot(database: &Path, settings: &Settings) -> Result<Snapshot, StoreError> {
-    let connection = store::open_read_only(database)?;
-    let listings = ListingSet::build(&load_listed(&connection, settings.min_sightings)?);
-    Ok(Snapshot::new(listings, settings, unix_serial(0)))
-}
-
 /// The polling thread; [`Reloader::stop`] ends it.
 pub struct Reloader {
     stop: Arc<AtomicBool>,
@@ -45,21 +34,20 @@ pub struct Reloader {
 }
 
 impl Reloader {
-    /// Starts the thread that swaps a new snapshot into `shared` whenever
-    /// the database changes.
-    pub fn spawn(database: PathBuf, settings: Settings, shared: SharedSnapshot) -> Reloader {
+    /// Starts the thread that lets `poller` swap a new snapshot into
+    /// `shared` whenever the database changes.
+    pub fn spawn(mut poller: Poller, shared: SharedSnapshot) -> Reloader {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
             .name("dnsbl-reload".to_string())
             .spawn(move || {
-                let mut poller = Poller::new(database, settings, shared);
                 while !flag.load(Ordering::Acquire) {
                     std::thread::park_timeout(poller.settings.poll_interval);
                     if flag.load(Ordering::Acquire) {
                         break;
                     }
-                    poller.poll();
+                    poller.poll(&shared);
                 }
             })
             .expect("spawning a thread only fails when the system is out of resources");
@@ -74,10 +62,10 @@ impl Reloader {
     }
 }
 
-struct Poller {
+/// A read-only connection to the database and what the last load saw.
+pub struct Poller {
     database: PathBuf,
     settings: Settings,
-    shared: SharedSnapshot,
     connection: Option<Connection>,
     /// Device and inode of the file `connection` has open.
     file_id: Option<(u64, u64)>,
@@ -89,23 +77,35 @@ struct Poller {
 }
 
 impl Poller {
-    fn new(database: PathBuf, settings: Settings, shared: SharedSnapshot) -> Poller {
-        Poller {
+    /// Opens the database and reads the listings once, for the first
+    /// snapshot. The poller keeps the connection, so that the thread's first
+    /// poll reloads only if something was committed in the meantime.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] if the database cannot be opened or read.
+    pub fn open(database: PathBuf, settings: Settings) -> Result<(Poller, Snapshot), StoreError> {
+        let mut poller = Poller {
             database,
             settings,
-            shared,
             connection: None,
             file_id: None,
             data_version: None,
             last_reload: Instant::now(),
-            serial: unix_serial(0),
+            serial: 0,
             failures: 0,
-        }
+        };
+        // With no data_version seen yet, the listings are always loaded.
+        let snapshot = poller.reload_if_changed()?;
+        Ok((
+            poller,
+            snapshot.expect("a first load always builds a snapshot"),
+        ))
     }
 
-    fn poll(&mut self) {
-        match self.try_poll() {
-            Ok(()) => {
+    fn poll(&mut self, shared: &SharedSnapshot) {
+        match self.reload_if_changed() {
+            Ok(snapshot) => {
                 if self.failures > 0 {
                     info!(
                         database = %self.database.display(),
@@ -114,6 +114,9 @@ impl Poller {
                     );
                 }
                 self.failures = 0;
+                if let Some(snapshot) = snapshot {
+                    self.swap(shared, snapshot);
+                }
             }
             Err(error) => {
                 // Reopen on the next poll: the file may have been replaced.
@@ -131,7 +134,9 @@ impl Poller {
         }
     }
 
-    fn try_poll(&mut self) -> Result<(), StoreError> {
+    /// Builds a new snapshot if the database changed, was replaced, or was
+    /// last read [`FULL_RELOAD`] ago.
+    fn reload_if_changed(&mut self) -> Result<Option<Snapshot>, StoreError> {
         let file_id = std::fs::metadata(&self.database)
             .ok()
             .map(|metadata| (metadata.dev(), metadata.ino()));
@@ -139,32 +144,37 @@ impl Poller {
             self.connection = None;
             self.data_version = None;
         }
-        if self.connection.is_none() {
-            self.connection = Some(store::open_read_only(&self.database)?);
-            self.file_id = file_id;
-        }
-        let Some(connection) = self.connection.as_ref() else {
-            return Ok(());
+        let connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => store::open_read_only(&self.database)?,
         };
+        self.file_id = file_id;
+        let connection = self.connection.insert(connection);
+
+        // Read the version before the listings: a commit in between then
+        // shows up as a change at the next poll.
         let version: i64 = connection
             .query_row("PRAGMA data_version", [], |row| row.get(0))
             .map_err(|source| StoreError::Query {
                 database: self.database.display().to_string(),
                 source,
             })?;
-
         let changed = self.data_version != Some(version);
         if !changed && self.last_reload.elapsed() < FULL_RELOAD {
-            return Ok(());
+            return Ok(None);
         }
 
         let listings = ListingSet::build(&load_listed(connection, self.settings.min_sightings)?);
         self.data_version = Some(version);
         self.last_reload = Instant::now();
         self.serial = unix_serial(self.serial);
-        let (ipv4, ipv6) = listings.len();
-        let snapshot = Arc::new(Snapshot::new(listings, &self.settings, self.serial));
-        let previous = match self.shared.write() {
+        Ok(Some(Snapshot::new(listings, &self.settings, self.serial)))
+    }
+
+    fn swap(&self, shared: &SharedSnapshot, snapshot: Snapshot) {
+        let (ipv4, ipv6) = snapshot.listings().len();
+        let snapshot = Arc::new(snapshot);
+        let previous = match shared.write() {
             Ok(mut guard) => std::mem::replace(&mut *guard, snapshot),
             Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), snapshot),
         };
@@ -173,7 +183,6 @@ impl Poller {
         } else {
             info!(ipv4, ipv6, serial = self.serial, "DNSBL listings reloaded");
         }
-        Ok(())
     }
 }
 
