@@ -177,6 +177,7 @@ echo "| rbldnsd        | $RBL_QPS | $RBL_MS | $RBL_LOST |"
 echo "| wormsign dnsbl | $WS_QPS | $WS_MS | $WS_LOST |"
 awk -v w="$WS_QPS" -v r="$RBL_QPS" 'BEGIN { printf "ratio wormsign/rbldnsd: %.2f\n", (r > 0 ? w / r : 0) }'
 cat "$WORK/codes"
-# Peak resident memory of each server (Linux VmHWM).
-echo "rbldnsd peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$RBL_PID/status")"
-echo "wormsign dnsbl peak RSS: $(awk '/VmHWM/ { print $2, $3 }' "/proc/$WS_PID/status")"
+# Peak and current resident memory of each server (Linux VmHWM, VmRSS).
+memory() { awk '/VmHWM|VmRSS/ { printf "%s %s %s  ", $1, $2, $3 } END { print "" }' "/proc/$1/status"; }
+echo "rbldnsd memory: $(memory "$RBL_PID")"
+echo "wormsign dnsbl memory: $(memory "$WS_PID")"
