@@ -39,6 +39,7 @@ declare -A PACKAGE_OF=(
     [saslpasswd2]=sasl2-bin
     [rbldnsd]=rbldnsd
     [dnsperf]=dnsperf
+    [ss]=iproute2
 )
 
 install_missing() {
