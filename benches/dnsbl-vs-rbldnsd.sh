@@ -56,12 +56,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Prints a random port in 20000-59999 that no local UDP or TCP socket uses.
+# Prints a random port in 10000-32767 that no local UDP or TCP socket uses,
+# in any state. The range stays below Linux's default ephemeral ports
+# (32768-60999), so an outgoing connection is unlikely to take it meanwhile.
 free_port() {
     local port
     for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 40000))
-        if [ -z "$(ss -Hlun "sport = :$port")" ] && [ -z "$(ss -Hltn "sport = :$port")" ]; then
+        port=$((10000 + RANDOM % 22768))
+        if [ -z "$(ss -Htuan "sport = :$port")" ]; then
             echo "$port"
             return 0
         fi
@@ -131,16 +133,19 @@ measure() {
     ' <<<"$output"
 }
 
-# Waits until the server on PORT returns 127.0.0.2 for the RFC 5782 test entry.
+# Waits until the server on PORT returns 127.0.0.2 for the RFC 5782 test
+# entry; stops early when its process PID has exited.
 wait_answering() {
-    local port=$1 name=$2
+    local port=$1 name=$2 pid=$3
     for _ in $(seq 200); do
+        kill -0 "$pid" 2>/dev/null || break
         if [ "$(dig @127.0.0.1 -p "$port" +short +tries=1 +time=1 "2.0.0.127.$ZONE" A 2>/dev/null)" = 127.0.0.2 ]; then
             return 0
         fi
         sleep 0.1
     done
-    die "$name on port $port did not respond"
+    die "$name on port $port did not respond; its log:
+$(cat "$WORK"/*.log 2>/dev/null | tail -20)"
 }
 
 chmod 755 "$WORK"
@@ -158,14 +163,14 @@ rbldnsd -n -u nobody -b "127.0.0.1/$RBL_PORT" \
     >"$WORK/rbldnsd.log" 2>&1 &
 PIDS+=($!)
 RBL_PID=$!
-wait_answering "$RBL_PORT" rbldnsd
+wait_answering "$RBL_PORT" rbldnsd "$RBL_PID"
 
 WS_PORT=$(free_port)
 "$WORMSIGN" dnsbl --database "$WORK/wormsign.db" --zone "$ZONE" \
     --listen "127.0.0.1:$WS_PORT" --log warn >"$WORK/wormsign.log" 2>&1 &
 PIDS+=($!)
 WS_PID=$!
-wait_answering "$WS_PORT" "wormsign dnsbl"
+wait_answering "$WS_PORT" "wormsign dnsbl" "$WS_PID"
 
 read -r RBL_QPS RBL_MS RBL_LOST < <(measure "$RBL_PORT" rbldnsd)
 read -r WS_QPS WS_MS WS_LOST < <(measure "$WS_PORT" "wormsign dnsbl")

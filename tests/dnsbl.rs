@@ -96,7 +96,10 @@ struct Server {
 impl Server {
     /// Starts `wormsign dnsbl` on a free loopback port.
     fn start_wormsign(dir: &Path, database: &Path) -> Server {
-        let port = free_port();
+        start_on_free_port(|port| Server::spawn_wormsign(dir, database, port))
+    }
+
+    fn spawn_wormsign(dir: &Path, database: &Path, port: u16) -> Server {
         let config = write_config(dir, port);
         let log = dir.join("dnsbl.log");
         let child = Command::new(wormsign_bin())
@@ -108,7 +111,7 @@ impl Server {
             .stderr(fs::File::create(&log).expect("create the log file"))
             .spawn()
             .expect("start wormsign dnsbl");
-        Server { child, port, log }.wait_until_answering()
+        Server { child, port, log }
     }
 
     /// Exports the database with `wormsign export --format rbldnsd` and
@@ -142,8 +145,10 @@ impl Server {
         );
         fs::write(&soa, text).expect("write the SOA file");
         make_world_readable(dir);
+        start_on_free_port(|port| Server::spawn_rbldnsd(dir, &soa, &ip4, &ip6, port))
+    }
 
-        let port = free_port();
+    fn spawn_rbldnsd(dir: &Path, soa: &Path, ip4: &Path, ip6: &Path, port: u16) -> Server {
         let log = dir.join("rbldnsd.log");
         // rbldnsd drops root privileges to -u; the files must be readable
         // by that user.
@@ -156,26 +161,28 @@ impl Server {
             .stderr(fs::File::create(&log).expect("create the log file"))
             .spawn()
             .expect("start rbldnsd");
-        Server { child, port, log }.wait_until_answering()
+        Server { child, port, log }
     }
 
-    fn wait_until_answering(mut self) -> Server {
+    /// Waits until the server returns 127.0.0.2 for the RFC 5782 test
+    /// entry. The error is a message with the server's log.
+    fn wait_until_answering(mut self) -> Result<Server, String> {
         let started = Instant::now();
         while started.elapsed() < START_TIMEOUT {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("server exited with {status}:\n{}", self.log());
+                return Err(format!("server exited with {status}:\n{}", self.log()));
             }
             let answer = self.dig(&format!("2.0.0.127.{ZONE}"), "A", &["+short"]);
             if answer.trim() == "127.0.0.2" {
-                return self;
+                return Ok(self);
             }
             thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "server on port {} did not answer within {START_TIMEOUT:?}:\n{}",
+        Err(format!(
+            "server on port {} did not respond within {START_TIMEOUT:?}:\n{}",
             self.port,
             self.log()
-        );
+        ))
     }
 
     fn log(&self) -> String {
@@ -206,6 +213,24 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts a server with `spawn` on a free port, and on another one when the
+/// port was taken between [`free_port`] and the server's bind.
+fn start_on_free_port(spawn: impl Fn(u16) -> Server) -> Server {
+    const ATTEMPTS: usize = 3;
+    let mut failures = Vec::new();
+    for _ in 0..ATTEMPTS {
+        match spawn(free_port()).wait_until_answering() {
+            Ok(server) => return server,
+            Err(error) if error.contains("in use") => failures.push(error),
+            Err(error) => panic!("{error}"),
+        }
+    }
+    panic!(
+        "no free port in {ATTEMPTS} attempts:\n{}",
+        failures.join("\n")
+    );
 }
 
 fn make_world_readable(dir: &Path) {
@@ -419,8 +444,7 @@ fn dnsbl_rejects_bad_config_and_missing_database() {
 
     let missing = dir.path().join("missing.db");
     let output = Command::new(wormsign_bin())
-        .args(["dnsbl", "--listen"])
-        .arg(format!("127.0.0.1:{}", free_port()))
+        .args(["dnsbl", "--listen", "127.0.0.1:0"])
         .arg("--database")
         .arg(&missing)
         .output()
