@@ -425,6 +425,21 @@ fn dnsbl_answers_over_tcp_and_with_edns() {
     assert!(with_edns.contains("status: NOERROR"), "{with_edns}");
     let bad_version = server.dig(&name, "A", &["+edns=1", "+noednsnegotiation"]);
     assert!(bad_version.contains("status: BADVERS"), "{bad_version}");
+
+    let any = server.answer(&name, "ANY");
+    assert_eq!(any.status, "NOERROR");
+    assert_eq!(any.answer.len(), 2, "{any:?}");
+    assert!(
+        any.answer.iter().any(|r| r.contains(" IN A 127.0.0.2")),
+        "{any:?}"
+    );
+    assert!(any.answer.iter().any(|r| r.contains(" IN TXT ")), "{any:?}");
+    let apex = server.answer(ZONE, "ANY");
+    assert_eq!(apex.answer.len(), 1 + NS.len(), "{apex:?}");
+    assert!(
+        apex.answer.iter().any(|r| r.contains(" IN SOA ")),
+        "{apex:?}"
+    );
 }
 
 #[test]
