@@ -1,7 +1,9 @@
 //! Answers to DNS queries for the DNSBL zone (hickory-server request
 //! handler).
 //!
-//! The answers follow RFC 5782 and match rbldnsd's on the same data:
+//! The answers follow RFC 5782. For queries over UDP without EDNS they
+//! match rbldnsd's on the same data, as tests/dnsbl.rs checks; rbldnsd
+//! serves no TCP and returns no OPT record.
 //!
 //! | query                          | answer                                  |
 //! |--------------------------------|-----------------------------------------|
