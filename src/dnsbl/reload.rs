@@ -27,6 +27,11 @@ use crate::store::{self, StoreError};
 /// Maximum time between two rebuilds of the listings, changed or not.
 pub const FULL_RELOAD: Duration = Duration::from_secs(60);
 
+/// A rebuild waits at least this many times the duration of the previous
+/// one, so that on a large database with frequent commits the reload thread
+/// uses at most about a fifth of one core.
+const RELOAD_SPACING: u32 = 4;
+
 /// The polling thread; [`Reloader::stop`] ends it.
 pub struct Reloader {
     stop: Arc<AtomicBool>,
@@ -71,6 +76,8 @@ pub struct Poller {
     file_id: Option<(u64, u64)>,
     data_version: Option<i64>,
     last_reload: Instant,
+    /// How long the last rebuild took.
+    last_duration: Duration,
     serial: u32,
     /// Failed polls in a row; only the first of a run is logged as a warning.
     failures: u64,
@@ -92,6 +99,7 @@ impl Poller {
             file_id: None,
             data_version: None,
             last_reload: Instant::now(),
+            last_duration: Duration::ZERO,
             serial: 0,
             failures: 0,
         };
@@ -160,13 +168,21 @@ impl Poller {
                 source,
             })?;
         let changed = self.data_version != Some(version);
-        if !changed && self.last_reload.elapsed() < FULL_RELOAD {
+        let since_last = self.last_reload.elapsed();
+        if !changed && since_last < FULL_RELOAD {
+            return Ok(None);
+        }
+        // The version is not recorded here, so a deferred change is picked
+        // up by a later poll.
+        if self.data_version.is_some() && since_last < self.last_duration * RELOAD_SPACING {
             return Ok(None);
         }
 
+        let started = Instant::now();
         let listings = ListingSet::build(&load_listed(connection, self.settings.min_sightings)?);
         self.data_version = Some(version);
         self.last_reload = Instant::now();
+        self.last_duration = started.elapsed();
         self.serial = unix_serial(self.serial);
         Ok(Some(Snapshot::new(listings, &self.settings, self.serial)))
     }
@@ -178,10 +194,23 @@ impl Poller {
             Ok(mut guard) => std::mem::replace(&mut *guard, snapshot),
             Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), snapshot),
         };
+        let took_ms = self.last_duration.as_millis();
         if previous.listings().len() == (ipv4, ipv6) {
-            debug!(ipv4, ipv6, serial = self.serial, "DNSBL listings reloaded");
+            debug!(
+                ipv4,
+                ipv6,
+                serial = self.serial,
+                took_ms,
+                "DNSBL listings reloaded"
+            );
         } else {
-            info!(ipv4, ipv6, serial = self.serial, "DNSBL listings reloaded");
+            info!(
+                ipv4,
+                ipv6,
+                serial = self.serial,
+                took_ms,
+                "DNSBL listings reloaded"
+            );
         }
     }
 }
