@@ -118,7 +118,7 @@ pub async fn run(
     };
     let (ipv4, ipv6) = first.listings().len();
     let shared = Arc::new(RwLock::new(Arc::new(first)));
-    let local = udp.local_addr().ok();
+    let local = udp.local_addr().unwrap_or(settings.listen);
 
     let reloader = reload::Reloader::spawn(poller, shared.clone());
     let mut server = Server::new(handler::Responder::new(&settings, shared));
@@ -126,7 +126,7 @@ pub async fn run(
     server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
     info!(
         version = env!("CARGO_PKG_VERSION"),
-        listen = ?local,
+        listen = %local,
         zone = %settings.zone,
         database = %database.display(),
         ipv4,
