@@ -14,7 +14,8 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 
     /// Log filter, e.g. `info`, `debug`, `wormsign=debug` (tracing EnvFilter
-    /// syntax). Default: `info` for `run`, `warn` for the other commands.
+    /// syntax). Default: `info` for `run` and `dnsbl`, `warn` for the other
+    /// commands.
     #[arg(long, global = true, env = "WORMSIGN_LOG")]
     pub log: Option<String>,
 
@@ -54,6 +55,9 @@ pub enum Command {
     /// SMTP session with one transaction. Exit code 1 when any message
     /// failed (see `errors`).
     Bench(BenchArgs),
+    /// Serve the listings as a DNSBL zone over DNS (UDP and TCP), reloading
+    /// them when the database changes.
+    Dnsbl(DnsblArgs),
 }
 
 impl Command {
@@ -62,6 +66,8 @@ impl Command {
     pub fn default_log_filter(&self) -> &'static str {
         match self {
             Command::Run(_) => "info",
+            // hickory-server logs every query at info.
+            Command::Dnsbl(_) => "info,hickory_server=warn",
             _ => "warn",
         }
     }
@@ -147,6 +153,19 @@ pub struct OriginArgs {
     /// Print one JSON object per message and line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DnsblArgs {
+    /// Address for UDP and TCP, IP:PORT (overrides `listen` in [dnsbl]).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Zone to serve, e.g. bl.example.org (overrides `zone` in [dnsbl]).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// SQLite database to read (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

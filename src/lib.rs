@@ -11,6 +11,7 @@
 //!   - [`origin`]: Received parsing and the trust path to the origin IP.
 //! - [`store`]: SQLite schema, the batching writer task and the spool file.
 //! - [`export`]: listings read from the store, written as blocklists.
+//! - [`dnsbl`]: a DNS server that answers DNSBL queries from the store.
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
 //! - [`rules_cmd`]: `rules test`, a labelled corpus run through the rules.
@@ -23,6 +24,7 @@ pub mod analysis;
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod dnsbl;
 pub mod export;
 pub mod milter;
 pub mod mime;

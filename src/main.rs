@@ -12,11 +12,12 @@ use tracing::{error, info, warn};
 
 use wormsign::analysis::Settings;
 use wormsign::cli::{
-    BenchArgs, Cli, Command, ConfigCommand, ExportArgs, OriginArgs, RulesCommand, RunArgs, ScanArgs,
+    BenchArgs, Cli, Command, ConfigCommand, DnsblArgs, ExportArgs, OriginArgs, RulesCommand,
+    RunArgs, ScanArgs,
 };
 use wormsign::config::Config;
 use wormsign::scanner::{RuleSet, check_dir};
-use wormsign::{bench, export, milter, scan, store};
+use wormsign::{bench, dnsbl, export, milter, scan, store};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -72,6 +73,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Config(ConfigCommand::Check) => config_check(path, config),
         Command::Origin(args) => origin_command(config?, args),
         Command::Bench(args) => run_bench(args),
+        Command::Dnsbl(args) => dnsbl(config?, args),
     }
 }
 
@@ -345,6 +347,41 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         eprintln!("wrote {ipv6} IPv6 listing(s) to {}", path6.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn dnsbl(config: Config, args: DnsblArgs) -> Result<ExitCode> {
+    let mut settings = config.dnsbl;
+    if let Some(listen) = args.listen {
+        settings.listen = listen;
+    }
+    if let Some(zone) = args.zone {
+        settings = settings
+            .with_zone(&zone)
+            .map_err(|message| anyhow::anyhow!("--zone: {message}"))?;
+    }
+    let database = args.database.unwrap_or(config.database);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let (udp, tcp) = dnsbl::bind(settings.listen).await?;
+        dnsbl::run(settings, database, udp, tcp, stop_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn stop_signal() {
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(error) => {
+            warn!(%error, "cannot install the SIGTERM handler; stop with SIGINT");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received: stopping"),
+        _ = terminate.recv() => info!("SIGTERM received: stopping"),
+    }
 }
 
 fn rules_check(config: Config, dir: Option<&Path>) -> Result<ExitCode> {

@@ -14,6 +14,8 @@
 #   5. runs the benchmark scripts (benches/) with the debug build on 100 messages, so they
 #      keep working; their figures are printed, never checked. clamav-daemon, clamav-milter
 #      and clamav are installed for benches/compare-clamav.sh, with freshclam set to manual.
+#   6. runs the DNSBL benchmark in its small mode (benches/dnsbl-vs-rbldnsd.sh --ci, dnsperf)
+#      so that the script keeps working; its numbers are not checked.
 # Every step is required: a missing tool or a failing step stops the run with a non-zero
 # exit status, and no test is skipped.
 set -euo pipefail
@@ -42,6 +44,8 @@ declare -A PACKAGE_OF=(
     [clamd]=clamav-daemon
     [clamav-milter]=clamav-milter
     [clamscan]=clamav
+    [dnsperf]=dnsperf
+    [ss]=iproute2
 )
 
 install_missing() {
@@ -99,5 +103,7 @@ WORMSIGN_BIN=$REPO/target/debug/wormsign MESSAGES=100 \
     bash benches/compare-clamav.sh "$WORMSIGN_SA_CORPUS/easy-ham-1"
 WORMSIGN_BIN=$REPO/target/debug/wormsign SESSIONS=50 HOLD=500 \
     bash benches/sessions-rss.sh "$WORMSIGN_SA_CORPUS/easy-ham-1"
+step "benches/dnsbl-vs-rbldnsd.sh --ci"
+bash benches/dnsbl-vs-rbldnsd.sh --ci
 
 echo "run-all: all steps passed"

@@ -96,6 +96,7 @@ impl Config {
             "max_compression_ratio = {}",
             limits.max_compression_ratio
         );
+        out.push_str(&self.dnsbl.to_toml());
         out
     }
 }

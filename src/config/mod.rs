@@ -44,6 +44,7 @@ pub struct RawConfig {
     pub max_concurrent_scans: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
     pub limits: Option<RawLimits>,
+    pub dnsbl: Option<crate::dnsbl::RawSettings>,
 }
 
 /// Bounds of the MIME walk and archive expansion, as written.
@@ -184,6 +185,8 @@ pub struct Config {
     /// before it is closed, freeing its place in `max_sessions`.
     pub idle_timeout: Duration,
     pub limits: Limits,
+    /// Settings of `wormsign dnsbl`, the `[dnsbl]` section.
+    pub dnsbl: crate::dnsbl::Settings,
 }
 
 impl Default for Config {
@@ -360,6 +363,7 @@ impl Config {
             max_concurrent_scans,
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             limits: limits_from_raw(raw.limits.unwrap_or_default())?,
+            dnsbl: crate::dnsbl::Settings::from_raw(raw.dnsbl.unwrap_or_default())?,
         })
     }
 
@@ -421,8 +425,12 @@ fn parse_socket_mode(text: &str) -> Result<u32, String> {
     }
 }
 
-/// Line (1-based) where `key` is set in `text`, or 0 when it is not.
+/// Line (1-based) where `key` is set in `text`, or 0 when it is not. A
+/// key written as `section.name` is looked up inside `[section]`.
 fn key_line(text: &str, key: &str) -> usize {
+    if let Some((section, name)) = key.split_once('.') {
+        return section_key_line(text, section, name);
+    }
     text.lines()
         .position(|line| {
             line.trim_start()
@@ -430,6 +438,25 @@ fn key_line(text: &str, key: &str) -> usize {
                 .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
         .map_or(0, |index| index + 1)
+}
+
+/// Line (1-based) where `name` is set inside the `[section]` table of
+/// `text`, or 0 when it is not.
+fn section_key_line(text: &str, section: &str, name: &str) -> usize {
+    let header = format!("[{section}]");
+    let Some(start) = text.lines().position(|line| line.trim() == header) else {
+        return 0;
+    };
+    text.lines()
+        .enumerate()
+        .skip(start + 1)
+        .take_while(|(_, line)| !line.trim_start().starts_with('['))
+        .find(|(_, line)| {
+            line.trim_start()
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(0, |(index, _)| index + 1)
 }
 
 /// Replaces Rust type names in serde's messages with words an admin uses.
@@ -442,6 +469,7 @@ fn plain_type_names(message: &str) -> String {
             "expected a list such as [\"192.0.2.0/24\"]",
         )
         .replace("expected struct RawLimits", "expected a [limits] table")
+        .replace("expected struct RawSettings", "expected a [dnsbl] table")
 }
 
 #[cfg(test)]
@@ -512,6 +540,16 @@ mod tests {
             assert!(err.contains(key), "{text}: {err}");
             assert!(err.contains(value), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn dnsbl_error_names_line_in_section() {
+        let err = parse("listen = \"inet:127.0.0.1:7357\"\n\n[dnsbl]\nzone = \"bl.example.org\"\nlisten = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 5"), "{err}");
+        assert!(err.contains("dnsbl.listen"), "{err}");
+        assert!(err.contains("nowhere"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,656 @@
+//! End-to-end tests of `wormsign dnsbl`: the real binary on loopback, queried
+//! with `dig`, compared with the real rbldnsd serving the `wormsign export
+//! --format rbldnsd` files of the same database.
+
+mod common;
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{free_port, require_tool, wormsign_bin};
+use tempfile::TempDir;
+use wormsign::dnsbl::name::reversed_labels;
+use wormsign::store::{self, Sighting};
+
+const ZONE: &str = "bl.wormsign.test";
+const TTL: u32 = 2100;
+const NEGATIVE_TTL: u32 = 300;
+const NS: [&str; 2] = ["ns1.bl.wormsign.test", "ns2.bl.wormsign.test"];
+const RNAME: &str = "hostmaster.example.org";
+
+/// How long a server may take to answer its first query.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// 2024-05-01T12:00:00Z
+const SEEN: i64 = 1_714_564_800;
+
+fn sighting(ip: &str, seen_at: i64, family: &str) -> Sighting {
+    Sighting {
+        seen_at,
+        origin_ip: ip.to_string(),
+        origin_method: "connect".to_string(),
+        family: family.to_string(),
+        variant: None,
+        rule: format!("{family}_test"),
+        confidence: "high".to_string(),
+        queue_id: Some("4ABC123".to_string()),
+        message_id: None,
+        client_ip: Some(ip.to_string()),
+        helo: None,
+        envelope_from: None,
+        size: 1000,
+        headers: None,
+        evidence: serde_json::json!({}),
+    }
+}
+
+/// Returns the shared data set: IPv4 and IPv6 hosts, two IPv6 hosts in one /64,
+/// and addresses that are never listed (private, loopback).
+fn fixture_sightings() -> Vec<Sighting> {
+    vec![
+        sighting("192.0.2.1", SEEN, "Sober"),
+        sighting("192.0.2.1", SEEN + 3600, "Sober"),
+        sighting("203.0.113.9", SEEN, "Sober"),
+        sighting("203.0.113.9", SEEN + 86_400, "Mydoom"),
+        sighting("198.51.100.7", SEEN, "Sober"),
+        sighting("10.1.2.3", SEEN, "Sober"),
+        sighting("127.0.0.1", SEEN, "Sober"),
+        sighting("2001:db8::25", SEEN, "Sober"),
+        sighting("2001:db8::26", SEEN + 86_400, "Mydoom"),
+        sighting("2001:db8:1::5", SEEN, "Sober"),
+    ]
+}
+
+fn create_database(dir: &Path, sightings: &[Sighting]) -> PathBuf {
+    let path = dir.join("wormsign.db");
+    let mut connection = store::open(&path).expect("create the database");
+    store::insert_batch(&mut connection, sightings).expect("insert sightings");
+    path
+}
+
+fn write_config(dir: &Path, port: u16) -> PathBuf {
+    let path = dir.join("wormsign.toml");
+    let ns: Vec<String> = NS.iter().map(|name| format!("\"{name}\"")).collect();
+    let text = format!(
+        "[dnsbl]\nlisten = \"127.0.0.1:{port}\"\nzone = \"{ZONE}\"\nttl = {TTL}\n\
+         negative_ttl = {NEGATIVE_TTL}\nsoa_mname = \"{}\"\nsoa_rname = \"{RNAME}\"\n\
+         ns = [{}]\npoll_interval_ms = 100\n",
+        NS[0],
+        ns.join(", ")
+    );
+    fs::write(&path, text).expect("write the config file");
+    path
+}
+
+/// A child process killed on drop, with its standard error in a file.
+struct Server {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `wormsign dnsbl` on a free loopback port.
+    fn start_wormsign(dir: &Path, database: &Path) -> Server {
+        start_on_free_port(|port| Server::spawn_wormsign(dir, database, port))
+    }
+
+    fn spawn_wormsign(dir: &Path, database: &Path, port: u16) -> Server {
+        let config = write_config(dir, port);
+        let log = dir.join("dnsbl.log");
+        let child = Command::new(wormsign_bin())
+            .arg("--config")
+            .arg(&config)
+            .args(["dnsbl", "--database"])
+            .arg(database)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).expect("create the log file"))
+            .spawn()
+            .expect("start wormsign dnsbl");
+        Server { child, port, log }
+    }
+
+    /// Exports the database with `wormsign export --format rbldnsd` and
+    /// starts rbldnsd on the files, with `$SOA` and `$NS` lines built from
+    /// the same settings as [`write_config`].
+    fn start_rbldnsd(dir: &Path, database: &Path) -> Server {
+        require_tool("rbldnsd");
+        let ip4 = dir.join("bl.ip4");
+        let ip6 = dir.join("bl.ip6");
+        let export = Command::new(wormsign_bin())
+            .args(["export", "--format", "rbldnsd", "--database"])
+            .arg(database)
+            .arg("--output")
+            .arg(&ip4)
+            .arg("--output6")
+            .arg(&ip6)
+            .output()
+            .expect("run wormsign export");
+        assert!(
+            export.status.success(),
+            "export failed: {}",
+            String::from_utf8_lossy(&export.stderr)
+        );
+        let soa = dir.join("bl.soa");
+        // Serial 0 makes rbldnsd use the data files' time; the comparison
+        // ignores serials.
+        let text = format!(
+            "$SOA {TTL} {} {RNAME} 0 600 300 86400 {NEGATIVE_TTL}\n$NS {TTL} {}\n",
+            NS[0],
+            NS.join(" ")
+        );
+        fs::write(&soa, text).expect("write the SOA file");
+        make_world_readable(dir);
+        start_on_free_port(|port| Server::spawn_rbldnsd(dir, &soa, &ip4, &ip6, port))
+    }
+
+    fn spawn_rbldnsd(dir: &Path, soa: &Path, ip4: &Path, ip6: &Path, port: u16) -> Server {
+        let log = dir.join("rbldnsd.log");
+        // rbldnsd drops root privileges to -u; the files must be readable
+        // by that user.
+        let child = Command::new("rbldnsd")
+            .args(["-n", "-u", "nobody", "-b"])
+            .arg(format!("127.0.0.1/{port}"))
+            .arg(format!("{ZONE}:ip4set:{},{}", soa.display(), ip4.display()))
+            .arg(format!("{ZONE}:ip6trie:{}", ip6.display()))
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).expect("create the log file"))
+            .spawn()
+            .expect("start rbldnsd");
+        Server { child, port, log }
+    }
+
+    /// Waits until the server returns 127.0.0.2 for the RFC 5782 test
+    /// entry. The error is a message with the server's log.
+    fn wait_until_answering(mut self) -> Result<Server, String> {
+        let started = Instant::now();
+        while started.elapsed() < START_TIMEOUT {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("server exited with {status}:\n{}", self.log()));
+            }
+            let answer = self.dig(&format!("2.0.0.127.{ZONE}"), "A", &["+short"]);
+            if answer.trim() == "127.0.0.2" {
+                return Ok(self);
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        Err(format!(
+            "server on port {} did not respond within {START_TIMEOUT:?}:\n{}",
+            self.port,
+            self.log()
+        ))
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Runs dig against this server only, without recursion.
+    fn dig(&self, name: &str, kind: &str, options: &[&str]) -> String {
+        let output = Command::new("dig")
+            .args(["@127.0.0.1", "-p", &self.port.to_string()])
+            .args(["+norec", "+tries=1", "+time=2"])
+            .args(options)
+            .arg(name)
+            .arg(kind)
+            .output()
+            .expect("run dig");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Returns the parts of a dig answer that both servers must agree on.
+    fn answer(&self, name: &str, kind: &str) -> Answer {
+        Answer::parse(&self.dig(name, kind, &["+noedns"]))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a server with `spawn` on a free port, and on another one when the
+/// port was taken between [`free_port`] and the server's bind.
+fn start_on_free_port(spawn: impl Fn(u16) -> Server) -> Server {
+    const ATTEMPTS: usize = 3;
+    let mut failures = Vec::new();
+    for _ in 0..ATTEMPTS {
+        match spawn(free_port()).wait_until_answering() {
+            Ok(server) => return server,
+            Err(error) if error.contains("in use") => failures.push(error),
+            Err(error) => panic!("{error}"),
+        }
+    }
+    panic!(
+        "no free port in {ATTEMPTS} attempts:\n{}",
+        failures.join("\n")
+    );
+}
+
+fn make_world_readable(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).expect("chmod directory");
+    for entry in fs::read_dir(dir).expect("read directory") {
+        let path = entry.expect("directory entry").path();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod file");
+    }
+}
+
+/// A dig answer reduced to what must match: status, flags and the records
+/// of the answer and authority sections, sorted, with SOA serials blanked
+/// (rbldnsd takes the serial from the file time).
+#[derive(Debug, PartialEq, Eq)]
+struct Answer {
+    status: String,
+    flags: String,
+    answer: Vec<String>,
+    authority: Vec<String>,
+}
+
+impl Answer {
+    fn parse(output: &str) -> Answer {
+        let header = output
+            .lines()
+            .find(|line| line.contains("status:"))
+            .unwrap_or_else(|| panic!("no answer from the server:\n{output}"));
+        let status = header
+            .split("status: ")
+            .nth(1)
+            .and_then(|rest| rest.split(',').next())
+            .unwrap_or_default()
+            .to_string();
+        let flags = output
+            .lines()
+            .find_map(|line| line.strip_prefix(";; flags: "))
+            .and_then(|rest| rest.split(';').next())
+            .unwrap_or_default()
+            .to_string();
+        Answer {
+            status,
+            flags,
+            answer: section(output, ";; ANSWER SECTION:"),
+            authority: section(output, ";; AUTHORITY SECTION:"),
+        }
+    }
+}
+
+fn section(output: &str, title: &str) -> Vec<String> {
+    let mut records: Vec<String> = output
+        .lines()
+        .skip_while(|line| *line != title)
+        .skip(1)
+        .take_while(|line| !line.trim().is_empty())
+        .map(|line| {
+            let mut fields: Vec<&str> = line.split_whitespace().collect();
+            // name ttl class SOA mname rname serial ...
+            if fields.get(3) == Some(&"SOA") && fields.len() > 6 {
+                fields[6] = "SERIAL";
+            }
+            fields.join(" ")
+        })
+        .collect();
+    records.sort();
+    records
+}
+
+fn query_name(ip: &str) -> String {
+    let ip: IpAddr = ip.parse().expect("test address");
+    format!("{}.{ZONE}", reversed_labels(ip).join("."))
+}
+
+#[test]
+fn dnsbl_matches_rbldnsd() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let rbldnsd = Server::start_rbldnsd(dir.path(), &database);
+    let wormsign = Server::start_wormsign(dir.path(), &database);
+
+    let mut queries: Vec<(String, &str)> = Vec::new();
+    let addresses = [
+        // RFC 5782 test entries.
+        "127.0.0.2",
+        "127.0.0.1",
+        "::ffff:7f00:2",
+        "::ffff:7f00:1",
+        // Listed hosts.
+        "192.0.2.1",
+        "203.0.113.9",
+        "198.51.100.7",
+        "2001:db8::25",
+        "2001:db8::1:0:0:99",
+        "2001:db8:1::5",
+        // Never listed, or unknown.
+        "192.0.2.2",
+        "10.1.2.3",
+        "2001:db8:2::1",
+    ];
+    for address in addresses {
+        for kind in ["A", "TXT", "AAAA"] {
+            queries.push((query_name(address), kind));
+        }
+    }
+    for kind in ["SOA", "NS", "A", "TXT"] {
+        queries.push((ZONE.to_string(), kind));
+    }
+    queries.push((format!("0.127.{ZONE}"), "A"));
+    queries.push((format!("www.{ZONE}"), "A"));
+    queries.push((format!("8.1.2.0.192.{ZONE}"), "A"));
+    queries.push(("2.0.0.127.example.org".to_string(), "A"));
+
+    for (name, kind) in &queries {
+        let expected = rbldnsd.answer(name, kind);
+        let found = wormsign.answer(name, kind);
+        assert_eq!(found, expected, "{name} {kind}");
+    }
+
+    // Spot checks, so a fault shared by both servers cannot pass unseen.
+    let listed = wormsign.answer(&query_name("127.0.0.2"), "A");
+    assert_eq!(listed.status, "NOERROR");
+    assert_eq!(listed.answer.len(), 1, "{listed:?}");
+    assert!(listed.answer[0].ends_with("A 127.0.0.2"), "{listed:?}");
+    let unlisted = wormsign.answer(&query_name("127.0.0.1"), "A");
+    assert_eq!(unlisted.status, "NXDOMAIN");
+    assert!(unlisted.authority[0].contains(" SOA "), "{unlisted:?}");
+    let txt = wormsign.answer(&query_name("2001:db8::1:0:0:99"), "TXT");
+    assert_eq!(
+        txt.answer,
+        [format!(
+            "{}. {TTL} IN TXT \"Listed by wormsign: worm mail seen from 2001:db8::1:0:0:99 \
+             (Mydoom, Sober; last seen 2024-05-02)\"",
+            query_name("2001:db8::1:0:0:99")
+        )
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")]
+    );
+    let ipv6_test = wormsign.answer(&query_name("::ffff:7f00:2"), "A");
+    assert_eq!(ipv6_test.status, "NOERROR");
+    let ipv6_unlisted = wormsign.answer(&query_name("::ffff:7f00:1"), "A");
+    assert_eq!(ipv6_unlisted.status, "NXDOMAIN");
+}
+
+#[test]
+fn dnsbl_reloads_when_database_changes() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    let name = query_name("198.51.100.200");
+    assert_eq!(server.answer(&name, "A").status, "NXDOMAIN");
+    let soa_before = server.dig(ZONE, "SOA", &["+short"]);
+
+    let mut connection = store::open(&database).expect("open the database");
+    store::insert_batch(
+        &mut connection,
+        &[sighting("198.51.100.200", SEEN, "Sober")],
+    )
+    .expect("insert a sighting");
+
+    let started = Instant::now();
+    let mut answer = server.answer(&name, "A");
+    while answer.status != "NOERROR" && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+        answer = server.answer(&name, "A");
+    }
+    assert_eq!(answer.status, "NOERROR", "{}", server.log());
+    assert!(answer.answer[0].ends_with("A 127.0.0.2"), "{answer:?}");
+    let soa_after = server.dig(ZONE, "SOA", &["+short"]);
+    assert_ne!(
+        soa_after, soa_before,
+        "the SOA serial must change on reload"
+    );
+}
+
+#[test]
+fn dnsbl_answers_over_tcp_and_with_edns() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    let name = query_name("192.0.2.1");
+
+    let tcp = Answer::parse(&server.dig(&name, "TXT", &["+tcp", "+noedns"]));
+    assert_eq!(tcp, server.answer(&name, "TXT"));
+    assert_eq!(tcp.answer.len(), 1, "{tcp:?}");
+
+    let with_edns = server.dig(&name, "A", &[]);
+    assert!(with_edns.contains("EDNS: version: 0"), "{with_edns}");
+    assert!(with_edns.contains("status: NOERROR"), "{with_edns}");
+    let bad_version = server.dig(&name, "A", &["+edns=1", "+noednsnegotiation"]);
+    assert!(bad_version.contains("status: BADVERS"), "{bad_version}");
+
+    let any = server.answer(&name, "ANY");
+    assert_eq!(any.status, "NOERROR");
+    assert_eq!(any.answer.len(), 2, "{any:?}");
+    assert!(
+        any.answer.iter().any(|r| r.contains(" IN A 127.0.0.2")),
+        "{any:?}"
+    );
+    assert!(any.answer.iter().any(|r| r.contains(" IN TXT ")), "{any:?}");
+    let apex = server.answer(ZONE, "ANY");
+    assert_eq!(apex.answer.len(), 1 + NS.len(), "{apex:?}");
+    assert!(
+        apex.answer.iter().any(|r| r.contains(" IN SOA ")),
+        "{apex:?}"
+    );
+}
+
+#[test]
+fn dnsbl_rejects_bad_config_and_missing_database() {
+    let dir = TempDir::new().expect("temporary directory");
+    let config = dir.path().join("bad.toml");
+    fs::write(&config, "[dnsbl]\nzone = \"bl.example.org\"\nttl = -1\n").expect("write config");
+    let output = Command::new(wormsign_bin())
+        .arg("--config")
+        .arg(&config)
+        .arg("dnsbl")
+        .output()
+        .expect("run wormsign dnsbl");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+
+    let missing = dir.path().join("missing.db");
+    let output = Command::new(wormsign_bin())
+        .args(["dnsbl", "--listen", "127.0.0.1:0"])
+        .arg("--database")
+        .arg(&missing)
+        .output()
+        .expect("run wormsign dnsbl");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("missing.db"), "{stderr}");
+    assert!(stderr.contains("not found"), "{stderr}");
+}
+
+/// Builds a DNS message: header fields, then one question per entry of
+/// `questions` (name, type, class).
+fn dns_message(flags: u16, question_count: u16, questions: &[(&str, u16, u16)]) -> Vec<u8> {
+    let mut message = Vec::new();
+    message.extend_from_slice(&0x1234u16.to_be_bytes());
+    message.extend_from_slice(&flags.to_be_bytes());
+    message.extend_from_slice(&question_count.to_be_bytes());
+    message.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+    for (name, kind, class) in questions {
+        for label in name.split('.') {
+            message.push(u8::try_from(label.len()).expect("short label"));
+            message.extend_from_slice(label.as_bytes());
+        }
+        message.push(0);
+        message.extend_from_slice(&kind.to_be_bytes());
+        message.extend_from_slice(&class.to_be_bytes());
+    }
+    message
+}
+
+/// Sends `message` over UDP and returns the response code, or `None` when
+/// no response arrives within 1 s.
+fn response_code(port: u16, message: &[u8]) -> Option<u8> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("set the read timeout");
+    socket
+        .send_to(message, ("127.0.0.1", port))
+        .expect("send the query");
+    let mut buffer = [0u8; 4096];
+    let (length, _) = socket.recv_from(&mut buffer).ok()?;
+    assert!(length >= 12, "short response: {length} bytes");
+    assert_eq!(&buffer[..2], &message[..2], "response id");
+    Some(buffer[3] & 0x0f)
+}
+
+#[test]
+fn dnsbl_survives_malformed_queries() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    let listed = format!("2.0.0.127.{ZONE}");
+    const A: u16 = 1;
+    const AXFR: u16 = 252;
+    const IN: u16 = 1;
+    const CH: u16 = 3;
+    const NOERROR: u8 = 0;
+    const FORMERR: u8 = 1;
+    const NOTIMP: u8 = 4;
+    const REFUSED: u8 = 5;
+
+    let well_formed = dns_message(0, 1, &[(&listed, A, IN)]);
+    assert_eq!(response_code(server.port, &well_formed), Some(NOERROR));
+
+    let cases: [(&str, Vec<u8>, Option<u8>); 7] = [
+        ("no question", dns_message(0, 0, &[]), Some(FORMERR)),
+        (
+            "two questions",
+            dns_message(0, 2, &[(&listed, A, IN), (&listed, A, IN)]),
+            Some(FORMERR),
+        ),
+        (
+            "opcode STATUS",
+            dns_message(2 << 11, 1, &[(&listed, A, IN)]),
+            Some(NOTIMP),
+        ),
+        (
+            "class CH",
+            dns_message(0, 1, &[(&listed, A, CH)]),
+            Some(REFUSED),
+        ),
+        (
+            "zone transfer",
+            dns_message(0, 1, &[(ZONE, AXFR, IN)]),
+            Some(REFUSED),
+        ),
+        (
+            "question cut short",
+            well_formed[..well_formed.len() - 3].to_vec(),
+            Some(FORMERR),
+        ),
+        ("shorter than a header", vec![0x12, 0x34, 0, 0, 0], None),
+    ];
+    for (case, message, expected) in cases {
+        assert_eq!(response_code(server.port, &message), expected, "{case}");
+    }
+
+    // A message marked as a response gets no reply, so the server cannot
+    // be used to reflect traffic.
+    let response = dns_message(0x8000, 1, &[(&listed, A, IN)]);
+    assert_eq!(response_code(server.port, &response), None);
+
+    assert_eq!(
+        server.dig(&listed, "A", &["+short"]).trim(),
+        "127.0.0.2",
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn dnsbl_follows_replaced_database() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    let old_host = query_name("192.0.2.1");
+    let new_host = query_name("198.51.100.201");
+    assert_eq!(server.answer(&old_host, "A").status, "NOERROR");
+
+    // Without a database the previous listings stay in service.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut path = database.clone().into_os_string();
+        path.push(suffix);
+        let _ = fs::remove_file(&path);
+    }
+    let started = Instant::now();
+    while !server.log().contains("failed to reload DNSBL listings")
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        server.log().contains("failed to reload DNSBL listings"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(server.answer(&old_host, "A").status, "NOERROR");
+
+    // A new file at the same path is read without a restart.
+    let replacement = TempDir::new().expect("temporary directory");
+    let new_database = create_database(
+        replacement.path(),
+        &[sighting("198.51.100.201", SEEN, "Sober")],
+    );
+    fs::rename(&new_database, &database).expect("move the new database into place");
+    let started = Instant::now();
+    let mut answer = server.answer(&new_host, "A");
+    while answer.status != "NOERROR" && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+        answer = server.answer(&new_host, "A");
+    }
+    assert_eq!(answer.status, "NOERROR", "{}", server.log());
+    assert_eq!(server.answer(&old_host, "A").status, "NXDOMAIN");
+    assert!(
+        server.log().contains("DNSBL database readable again"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn dnsbl_stops_on_sigterm() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let mut server = Server::start_wormsign(dir.path(), &database);
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait for wormsign") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "wormsign dnsbl did not stop within 10 s:\n{}",
+            server.log()
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}:\n{}", server.log());
+    assert!(
+        server.log().contains("wormsign DNSBL responder stopped"),
+        "{}",
+        server.log()
+    );
+}
