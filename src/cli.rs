@@ -37,6 +37,9 @@ pub enum Command {
     /// Check YARA rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Remove a host from the published list, recording the time and
+    /// reason. A new sighting after the delisting lists it again.
+    Delist(DelistArgs),
     /// Check the config file and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -84,8 +87,20 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DelistArgs {
+    /// The address to delist; an IPv6 address delists its /64.
+    pub ip: std::net::IpAddr,
+    /// Who asked and why, stored with the delisting.
+    #[arg(long, required = true)]
+    pub reason: String,
+    /// SQLite database (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Output format: plain, rbldnsd, csv or json.
+    /// Output format: plain, rbldnsd, bind, csv, json or ndjson.
     #[arg(long, short, default_value = "plain")]
     pub format: String,
     /// Write to this file atomically (temporary file, fsync, rename)
@@ -103,9 +118,30 @@ pub struct ExportArgs {
     /// with the queried IP, so it can carry a lookup URL.
     #[arg(long)]
     pub txt_template: Option<String>,
-    /// List only hosts with at least this many sightings.
-    #[arg(long, default_value_t = 1)]
-    pub min_sightings: u64,
+    /// List only hosts with at least this many weighted sightings
+    /// (overrides `[listing] min_sightings`).
+    #[arg(long)]
+    pub min_sightings: Option<f64>,
+    /// Count only sightings of the last N hours; 0 counts all (overrides
+    /// `[listing] window_hours`).
+    #[arg(long)]
+    pub window_hours: Option<u64>,
+    /// Drop listings with no sighting in the last N hours; 0 never expires
+    /// (overrides `[listing] expire_after_hours`).
+    #[arg(long)]
+    pub expire_after_hours: Option<u64>,
+    /// Also list the documentation ranges (192.0.2.0/24, 198.51.100.0/24,
+    /// 203.0.113.0/24, 2001:db8::/32), for tests and examples only.
+    #[arg(long)]
+    pub list_documentation_ranges: bool,
+    /// DNS zone for `--format bind` and the rbldnsd `$SOA` (overrides
+    /// `[export] zone`).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Name server of the zone, repeatable (overrides `[export]
+    /// nameservers`); needed for `--format bind` and the rbldnsd `$SOA`/`$NS`.
+    #[arg(long = "nameserver")]
+    pub nameservers: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

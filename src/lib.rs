@@ -10,6 +10,7 @@
 //!   - [`scanner`]: the compiled YARA rule set and scans of each object;
 //!   - [`origin`]: Received parsing and the trust path to the origin IP.
 //! - [`store`]: SQLite schema, the batching writer task and the spool file.
+//! - [`listing`]: the listing policy that decides which hosts are published.
 //! - [`export`]: listings read from the store, written as blocklists.
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
@@ -19,6 +20,7 @@ pub mod analysis;
 pub mod cli;
 pub mod config;
 pub mod export;
+pub mod listing;
 pub mod milter;
 pub mod mime;
 pub mod origin;

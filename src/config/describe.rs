@@ -81,7 +81,85 @@ impl Config {
             "max_compression_ratio = {}",
             limits.max_compression_ratio
         );
+        self.listing_to_toml(&mut out);
+        self.export_to_toml(&mut out);
         out
+    }
+
+    fn listing_to_toml(&self, out: &mut String) {
+        let policy = &self.listing;
+        let hours = |secs: Option<i64>| secs.map_or(0, |secs| secs / 3600);
+        out.push_str("\n[listing]\n");
+        let _ = writeln!(out, "min_sightings = {:?}", policy.min_sightings);
+        let _ = writeln!(out, "window_hours = {}", hours(policy.window_secs));
+        let _ = writeln!(
+            out,
+            "expire_after_hours = {}",
+            hours(policy.expire_after_secs)
+        );
+        let allowlist: Vec<String> = policy
+            .allowlist
+            .iter()
+            .map(|n| toml_string(&n.to_string()))
+            .collect();
+        let _ = writeln!(out, "allowlist = [{}]", allowlist.join(", "));
+        let _ = writeln!(
+            out,
+            "list_documentation_ranges = {}",
+            policy.list_documentation_ranges
+        );
+        let _ = writeln!(out, "return_code = \"{}\"", policy.return_code);
+        let _ = writeln!(out, "txt_template = {}", toml_string(&policy.txt_template));
+        let _ = writeln!(out, "txt_details = {}", policy.txt_details);
+        let weights = &policy.weights;
+        let _ = writeln!(
+            out,
+            "weights = {{ connect = {:?}, received = {:?}, bounce = {:?} }}",
+            weights.connect, weights.received, weights.bounce
+        );
+        for rule in &policy.return_codes {
+            out.push_str("[[listing.return_codes]]\n");
+            if let Some(family) = &rule.family {
+                let _ = writeln!(out, "family = {}", toml_string(family));
+            }
+            if let Some(confidence) = &rule.confidence {
+                let _ = writeln!(out, "confidence = {}", toml_string(confidence));
+            }
+            let _ = writeln!(out, "code = \"{}\"", rule.code);
+        }
+    }
+
+    fn export_to_toml(&self, out: &mut String) {
+        let export = &self.export;
+        out.push_str("\n[export]\n");
+        if let Some(zone) = &export.zone {
+            let _ = writeln!(out, "zone = {}", toml_string(zone));
+        }
+        if let Some(ttl) = export.ttl {
+            let _ = writeln!(out, "ttl = {ttl}");
+        }
+        let nameservers: Vec<String> = export.nameservers.iter().map(|n| toml_string(n)).collect();
+        let _ = writeln!(out, "nameservers = [{}]", nameservers.join(", "));
+        if let Some(hostmaster) = &export.hostmaster {
+            let _ = writeln!(out, "hostmaster = {}", toml_string(hostmaster));
+        }
+        let _ = writeln!(
+            out,
+            "interval_secs = {}",
+            export.interval.map_or(0, |i| i.as_secs())
+        );
+        for output in &export.outputs {
+            out.push_str("[[export.outputs]]\n");
+            let _ = writeln!(out, "format = \"{}\"", output.format);
+            let _ = writeln!(
+                out,
+                "path = {}",
+                toml_string(&output.path.display().to_string())
+            );
+            if let Some(path6) = &output.path6 {
+                let _ = writeln!(out, "path6 = {}", toml_string(&path6.display().to_string()));
+            }
+        }
     }
 }
 

@@ -39,6 +39,8 @@ pub struct RawConfig {
     pub max_concurrent_scans: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
     pub limits: Option<RawLimits>,
+    pub listing: Option<crate::listing::RawListing>,
+    pub export: Option<crate::export::RawExport>,
 }
 
 /// Bounds of the MIME walk and archive expansion, as written.
@@ -174,6 +176,10 @@ pub struct Config {
     /// before it is closed, freeing its place in `max_sessions`.
     pub idle_timeout: Duration,
     pub limits: Limits,
+    /// The `[listing]` section: which hosts are published.
+    pub listing: crate::listing::Policy,
+    /// The `[export]` section: DNS zone settings and periodic exports.
+    pub export: crate::export::ExportSettings,
 }
 
 impl Default for Config {
@@ -290,6 +296,11 @@ impl Config {
         let trusted_networks_text = raw.trusted_networks.unwrap_or_default();
         let trusted_networks = NetworkList::parse(&trusted_networks_text)
             .map_err(|e| ("trusted_networks", e.to_string()))?;
+        let listing = crate::listing::Policy::from_raw(
+            raw.listing.unwrap_or_default(),
+            &trusted_networks_text,
+        )?;
+        let export = crate::export::ExportSettings::from_raw(raw.export.unwrap_or_default())?;
         let action = raw
             .action
             .as_deref()
@@ -345,6 +356,8 @@ impl Config {
             max_concurrent_scans,
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             limits: limits_from_raw(raw.limits.unwrap_or_default())?,
+            listing,
+            export,
         })
     }
 

@@ -6,6 +6,7 @@
 //! `PRAGMA user_version`. Sessions never touch SQLite themselves: they hand
 //! sightings to a [`SightingSender`] and one writer task commits them.
 
+mod delist;
 mod query;
 mod spool;
 mod writer;
@@ -17,7 +18,11 @@ use include_dir::{Dir, include_dir};
 use rusqlite::{Connection, OpenFlags, Transaction, params};
 use rusqlite_migration::Migrations;
 
-pub use query::{Listing, ListingQuery, listings, sighting_count, sightings};
+pub use delist::{Delisting, delist, delistings};
+pub use query::{
+    Listing, ListingQuery, MethodWeights, listing_key, listings, sighting_count, sightings,
+    sightings_since,
+};
 pub use spool::replay_spool;
 pub use writer::{SightingSender, WriterHandle, spawn_writer};
 

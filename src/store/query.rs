@@ -4,54 +4,135 @@
 use std::cmp::Ordering;
 use std::net::IpAddr;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, Row, params};
 
 use super::{Sighting, StoreError, database_name};
 
-/// The summary of all sightings of one origin IP that match a
+/// The summary of all sightings of one listing key that match a
 /// [`ListingQuery`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Listing {
-    /// Origin IP as stored in `sightings.origin_ip`. It is not checked here;
-    /// the export filters addresses that must never be listed.
+    /// The listing key: an IPv4 address, or the /64 network of an IPv6
+    /// origin written `2001:db8::/64`, because one IPv6 host can change
+    /// addresses within its /64 at will. A stored origin that is not an IP
+    /// address is kept as written. Keys are not checked against the listing
+    /// policy here; [`crate::listing`] does that.
     pub ip: String,
-    /// Earliest `seen_at` in Unix seconds.
+    /// Earliest counted `seen_at` in Unix seconds.
     pub first_seen: i64,
-    /// Latest `seen_at` in Unix seconds.
+    /// Latest counted `seen_at` in Unix seconds.
     pub last_seen: i64,
-    /// Number of sightings.
+    /// Number of counted sightings.
     pub count: u64,
+    /// Sum of the counted sightings' weights (see [`MethodWeights`]).
+    pub score: f64,
+    /// Highest confidence among the counted sightings: `high`, `medium`,
+    /// `low`, or the stored text when no sighting uses one of those three.
+    pub confidence: String,
     /// Distinct families, sorted.
     pub families: Vec<String>,
     /// Distinct variants, sorted; sightings without a variant add none.
     pub variants: Vec<String>,
 }
 
+/// How much one sighting counts towards [`ListingQuery::min_sightings`],
+/// by `origin_method`. A weight of 0 leaves the method out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MethodWeights {
+    /// The SMTP client itself was the origin.
+    pub connect: f64,
+    /// A trusted relay's Received header named the origin.
+    pub received: f64,
+    /// A bounce's embedded original named the origin, reported by a third
+    /// party whose Received headers this site cannot verify.
+    pub bounce: f64,
+    /// Any other stored method.
+    pub other: f64,
+}
+
+impl Default for MethodWeights {
+    fn default() -> Self {
+        Self {
+            connect: 1.0,
+            received: 1.0,
+            bounce: 0.5,
+            other: 0.0,
+        }
+    }
+}
+
 /// Filters that select the sightings counted in listings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListingQuery {
-    /// Minimum number of sightings an IP needs to be listed. 0 and 1 both
-    /// list every IP with a sighting.
-    pub min_sightings: u64,
-    /// Count only sightings with `seen_at >= since` (Unix seconds).
+    /// Minimum weighted number of sightings a key needs to be listed. Any
+    /// value up to 1 lists every key with one full-weight sighting.
+    pub min_sightings: f64,
+    /// Count only sightings with `seen_at >= since` (Unix seconds): the
+    /// start of the time window.
     pub since: Option<i64>,
+    /// List only keys whose latest counted sighting is at or after this
+    /// time (Unix seconds), so listings expire when the evidence stops.
+    pub active_since: Option<i64>,
     /// Ignore sightings whose `origin_method` is one of these, for example
     /// `bounce` to leave out origins reported by third parties.
     pub exclude_methods: Vec<String>,
+    /// Weights per origin method.
+    pub weights: MethodWeights,
 }
 
 impl Default for ListingQuery {
     fn default() -> Self {
         Self {
-            min_sightings: 1,
+            min_sightings: 1.0,
             since: None,
+            active_since: None,
             exclude_methods: Vec::new(),
+            weights: MethodWeights::default(),
         }
     }
 }
 
-/// Aggregates sightings per origin IP, ordered by address (IPv4 before IPv6,
-/// then numerically; values that are not IP addresses come last).
+/// The SQL function that maps a stored origin to its listing key; see
+/// [`listing_key`].
+const LISTING_KEY_FUNCTION: &str = "wormsign_listing_key";
+
+/// Returns the listing key of an origin IP text: the canonical IPv4
+/// address, or the IPv6 /64 network as `2001:db8::/64`. Text that is not an
+/// IP address is returned trimmed. An IPv4-mapped IPv6 address is keyed as
+/// its IPv4 address.
+pub fn listing_key(origin: &str) -> String {
+    match origin.trim().parse::<IpAddr>() {
+        Ok(ip) => match crate::origin::canonical_ip(ip) {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => {
+                let network = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(network))
+            }
+        },
+        Err(_) => origin.trim().to_string(),
+    }
+}
+
+/// Registers [`listing_key`] as a deterministic SQL function on `conn`.
+fn register_listing_key(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        LISTING_KEY_FUNCTION,
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |context| {
+            let origin: String = context.get(0)?;
+            Ok(listing_key(&origin))
+        },
+    )
+}
+
+/// Aggregates sightings per listing key (IPv4 address or IPv6 /64), ordered
+/// by address (IPv4 before IPv6, then numerically; values that are not IP
+/// addresses come last).
+///
+/// A sighting counts only if it is newer than the latest delisting of its
+/// key, so a delisted host is listed again by new evidence only.
 ///
 /// # Errors
 ///
@@ -61,25 +142,45 @@ pub fn listings(conn: &Connection, query: &ListingQuery) -> Result<Vec<Listing>,
         database: database_name(conn),
         source,
     };
+    register_listing_key(conn).map_err(query_error)?;
     // The excluded methods go in as one JSON array so the statement text stays
     // fixed however many there are.
     let excluded = serde_json::to_string(&query.exclude_methods).unwrap_or_else(|_| "[]".into());
-    let min_sightings = i64::try_from(query.min_sightings).unwrap_or(i64::MAX);
+    let weights = query.weights;
     let mut statement = conn
         .prepare_cached(
-            "SELECT origin_ip, MIN(seen_at), MAX(seen_at), COUNT(*), \
+            "WITH delisted AS (SELECT ip, MAX(delisted_at) AS at FROM delistings GROUP BY ip), \
+                  keyed AS (SELECT wormsign_listing_key(origin_ip) AS key, seen_at, \
+                                   origin_method, family, variant, confidence \
+                            FROM sightings \
+                            WHERE (?1 IS NULL OR seen_at >= ?1) \
+                              AND origin_method NOT IN (SELECT value FROM json_each(?2))) \
+             SELECT keyed.key, MIN(seen_at), MAX(seen_at), COUNT(*), \
+                    SUM(CASE origin_method WHEN 'connect' THEN ?4 WHEN 'received' THEN ?5 \
+                        WHEN 'bounce' THEN ?6 ELSE ?7 END) AS score, \
+                    MAX(CASE confidence WHEN 'high' THEN 3 WHEN 'medium' THEN 2 \
+                        WHEN 'low' THEN 1 ELSE 0 END), \
+                    MAX(confidence), \
                     json_group_array(DISTINCT family), \
                     json_group_array(DISTINCT variant) FILTER (WHERE variant IS NOT NULL) \
-             FROM sightings \
-             WHERE (?1 IS NULL OR seen_at >= ?1) \
-               AND origin_method NOT IN (SELECT value FROM json_each(?2)) \
-             GROUP BY origin_ip \
-             HAVING COUNT(*) >= ?3",
+             FROM keyed LEFT JOIN delisted ON delisted.ip = keyed.key \
+             WHERE delisted.at IS NULL OR keyed.seen_at > delisted.at \
+             GROUP BY keyed.key \
+             HAVING score > 0 AND score >= ?3 AND (?8 IS NULL OR MAX(seen_at) >= ?8)",
         )
         .map_err(query_error)?;
     let rows = statement
         .query_map(
-            params![query.since, excluded, min_sightings],
+            params![
+                query.since,
+                excluded,
+                query.min_sightings,
+                weights.connect,
+                weights.received,
+                weights.bounce,
+                weights.other,
+                query.active_since,
+            ],
             listing_from_row,
         )
         .map_err(query_error)?;
@@ -90,13 +191,22 @@ pub fn listings(conn: &Connection, query: &ListingQuery) -> Result<Vec<Listing>,
 
 fn listing_from_row(row: &Row<'_>) -> rusqlite::Result<Listing> {
     let count: i64 = row.get(3)?;
+    let rank: i64 = row.get(5)?;
+    let confidence = match rank {
+        3 => "high".to_string(),
+        2 => "medium".to_string(),
+        1 => "low".to_string(),
+        _ => row.get(6)?,
+    };
     Ok(Listing {
         ip: row.get(0)?,
         first_seen: row.get(1)?,
         last_seen: row.get(2)?,
         count: u64::try_from(count).unwrap_or(0),
-        families: sorted_json_strings(row, 4)?,
-        variants: sorted_json_strings(row, 5)?,
+        score: row.get(4)?,
+        confidence,
+        families: sorted_json_strings(row, 7)?,
+        variants: sorted_json_strings(row, 8)?,
     })
 }
 
@@ -114,8 +224,10 @@ fn sorted_json_strings(row: &Row<'_>, index: usize) -> rusqlite::Result<Vec<Stri
     Ok(values)
 }
 
+/// Orders listing keys by address; a `/64` suffix is ignored.
 fn compare_ips(a: &str, b: &str) -> Ordering {
-    match (a.parse::<IpAddr>(), b.parse::<IpAddr>()) {
+    let address = |key: &str| key.split('/').next().unwrap_or(key).parse::<IpAddr>();
+    match (address(a), address(b)) {
         (Ok(a), Ok(b)) => a.cmp(&b),
         (Ok(_), Err(_)) => Ordering::Less,
         (Err(_), Ok(_)) => Ordering::Greater,
@@ -160,6 +272,32 @@ pub fn sightings(conn: &Connection, limit: usize) -> Result<Vec<Sighting>, Store
         .map_err(query_error)?;
     let rows = statement
         .query_map([limit], sighting_from_row)
+        .map_err(query_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
+}
+
+/// Returns the sightings with `seen_at >= since` (all when `since` is
+/// `None`), oldest first.
+///
+/// # Errors
+///
+/// [`StoreError::Query`] if the query fails or a stored `evidence` value is
+/// not valid JSON.
+pub fn sightings_since(conn: &Connection, since: Option<i64>) -> Result<Vec<Sighting>, StoreError> {
+    let query_error = |source| StoreError::Query {
+        database: database_name(conn),
+        source,
+    };
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT seen_at, origin_ip, origin_method, family, variant, rule, confidence, \
+                    queue_id, message_id, client_ip, helo, envelope_from, size, headers, \
+                    evidence \
+             FROM sightings WHERE (?1 IS NULL OR seen_at >= ?1) ORDER BY seen_at, id",
+        )
+        .map_err(query_error)?;
+    let rows = statement
+        .query_map([since], sighting_from_row)
         .map_err(query_error)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
 }
@@ -222,10 +360,8 @@ mod tests {
         let (_directory, conn) = database_with(&fixture());
         let result = listings(&conn, &ListingQuery::default()).unwrap();
         let ips: Vec<&str> = result.iter().map(|l| l.ip.as_str()).collect();
-        assert_eq!(
-            ips,
-            ["192.0.2.1", "192.0.2.10", "198.51.100.7", "2001:db8::1"]
-        );
+        // 198.51.100.7 has one bounce sighting, weight 0.5 by default.
+        assert_eq!(ips, ["192.0.2.1", "192.0.2.10", "2001:db8::/64"]);
         assert_eq!(
             result[0],
             Listing {
@@ -233,6 +369,8 @@ mod tests {
                 first_seen: 50,
                 last_seen: 300,
                 count: 3,
+                score: 3.0,
+                confidence: "high".to_string(),
                 families: vec!["Mydoom".to_string(), "Sober".to_string()],
                 variants: vec!["P".to_string()],
             }
@@ -245,7 +383,7 @@ mod tests {
     fn listings_apply_query_filters() {
         let (_directory, conn) = database_with(&fixture());
         let at_least_two = ListingQuery {
-            min_sightings: 2,
+            min_sightings: 2.0,
             ..ListingQuery::default()
         };
         let result = listings(&conn, &at_least_two).unwrap();
@@ -258,13 +396,24 @@ mod tests {
         };
         let result = listings(&conn, &recent).unwrap();
         let ips: Vec<&str> = result.iter().map(|l| l.ip.as_str()).collect();
-        assert_eq!(ips, ["192.0.2.1", "2001:db8::1"]);
+        assert_eq!(ips, ["192.0.2.1", "2001:db8::/64"]);
         assert_eq!(result[0].first_seen, 200);
         assert_eq!(result[0].families, ["Sober"]);
 
+        let full_bounces = ListingQuery {
+            weights: MethodWeights {
+                bounce: 1.0,
+                ..MethodWeights::default()
+            },
+            ..ListingQuery::default()
+        };
+        let result = listings(&conn, &full_bounces).unwrap();
+        assert!(result.iter().any(|l| l.ip == "198.51.100.7"));
+        assert_eq!(result.len(), 4);
+
         let no_bounces = ListingQuery {
             exclude_methods: vec!["bounce".to_string()],
-            ..ListingQuery::default()
+            ..full_bounces
         };
         let result = listings(&conn, &no_bounces).unwrap();
         assert!(result.iter().all(|l| l.ip != "198.51.100.7"));
@@ -280,6 +429,19 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(sighting_count(&conn).unwrap(), 0);
+    }
+
+    #[test]
+    fn listing_key_table() {
+        let cases = [
+            ("192.0.2.1", "192.0.2.1"),
+            ("::ffff:192.0.2.1", "192.0.2.1"),
+            ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+            (" junk ", "junk"),
+        ];
+        for (origin, key) in cases {
+            assert_eq!(listing_key(origin), key, "{origin}");
+        }
     }
 
     #[test]
