@@ -349,3 +349,46 @@ fn export_bind_without_zone_fails_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--zone"), "{stderr}");
 }
+
+#[test]
+fn run_reexports_on_interval() {
+    let output_dir = tempfile::tempdir().expect("temporary directory");
+    let ip4 = output_dir.path().join("bl.ip4");
+    let milter = common::Milter::start(&format!(
+        "[listing]\n\
+         list_documentation_ranges = true\n\
+         [export]\n\
+         interval_secs = 1\n\
+         [[export.outputs]]\n\
+         format = \"rbldnsd\"\n\
+         path = \"{}\"\n",
+        ip4.display()
+    ));
+    let wait_for = |needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&ip4).unwrap_or_default();
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle} not exported within 20 s:\n{text}\nlog:\n{}",
+                milter.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let first = wait_for("127.0.0.2");
+    assert!(!first.contains(LISTED), "{first}");
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut conn = store::open(&milter.database()).expect("open the milter's database");
+    store::insert_batch(&mut conn, &[sighting(LISTED, now, "Sober", "Q1")]).expect("insert");
+    wait_for(LISTED);
+    assert!(
+        output_dir.path().join("bl.ip46").exists(),
+        "IPv6 data set written beside the IPv4 one"
+    );
+    assert!(milter.log().contains("exported"), "{}", milter.log());
+}

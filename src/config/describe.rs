@@ -202,4 +202,41 @@ mod tests {
         assert_eq!(again.limits.max_parts, 50);
         assert_eq!(again.trusted_networks_text, config.trusted_networks_text);
     }
+
+    #[test]
+    fn to_toml_reads_back_listing_and_export() {
+        let text = "[listing]\nmin_sightings = 2.5\nwindow_hours = 48\nexpire_after_hours = 0\n\
+                    allowlist = [\"198.51.100.0/24\"]\ntxt_template = \"see $\"\n\
+                    weights = { bounce = 0 }\n\
+                    [[listing.return_codes]]\nfamily = \"Sober\"\ncode = \"127.0.0.3\"\n\
+                    [export]\nzone = \"bl.example.org\"\nnameservers = [\"ns1.example.org\"]\n\
+                    interval_secs = 300\n\
+                    [[export.outputs]]\nformat = \"rbldnsd\"\npath = \"/tmp/bl\"\n";
+        let config = Config::parse(text, Path::new("a.toml")).unwrap();
+        let rendered = config.to_toml();
+        let again = Config::parse(&rendered, Path::new("b.toml")).unwrap();
+        assert_eq!(again.to_toml(), rendered);
+        assert_eq!(again.listing, config.listing);
+        assert_eq!(again.export, config.export);
+        assert_eq!(again.listing.min_sightings, 2.5);
+        assert_eq!(again.listing.window_secs, Some(48 * 3600));
+        assert_eq!(again.listing.expire_after_secs, None);
+        assert_eq!(again.listing.weights.bounce, 0.0);
+        assert_eq!(again.export.outputs.len(), 1);
+    }
+
+    #[test]
+    fn listing_errors_name_line() {
+        let text = "[listing]\nreturn_code = \"10.0.0.2\"\n";
+        let error = Config::parse(text, Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 2"), "{error}");
+        assert!(error.contains("10.0.0.2"), "{error}");
+        let text = "[export]\nzone = \"bad zone.\"\n";
+        let error = Config::parse(text, Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("zone"), "{error}");
+    }
 }

@@ -13,6 +13,7 @@ mod csv;
 mod json;
 mod listable;
 mod ndjson;
+mod periodic;
 mod plain;
 mod rbldnsd;
 mod settings;
@@ -28,6 +29,7 @@ use crate::listing::Listed;
 pub use atomic::write_atomic;
 pub use listable::{is_listable, is_listable_with};
 pub use ndjson::render_ndjson;
+pub use periodic::spawn_periodic_export;
 pub use rbldnsd::render_rbldnsd_ip6;
 pub use settings::{
     ExportError, ExportOptions, ExportSettings, ExportSummary, Output, RawExport, RawOutput,

@@ -173,14 +173,6 @@ impl ExportSettings {
         }
         let interval = match raw.interval_secs {
             None | Some(0) => None,
-            Some(secs) if secs < 10 => {
-                return Err((
-                    "interval_secs",
-                    format!(
-                        "{secs} is too short: use at least 10 seconds, or 0 to turn the periodic export off"
-                    ),
-                ));
-            }
             Some(secs) => Some(Duration::from_secs(secs)),
         };
         let outputs = raw

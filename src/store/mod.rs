@@ -314,7 +314,7 @@ fn database_name(conn: &Connection) -> String {
 }
 
 /// Formats an error with all its sources, `outer: inner: root`, for logs.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a dyn std::error::Error);
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
