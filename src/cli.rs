@@ -37,6 +37,11 @@ pub enum Command {
     /// Check YARA rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Write abuse reports (RFC 5965 ARF), one message per host or network.
+    Report(ReportArgs),
+    /// Print listed hosts, sightings per day, top variants and networks,
+    /// and the age of the configured exports.
+    Stats(StatsArgs),
     /// Remove a host from the published list, recording the time and
     /// reason. A new sighting after the delisting lists it again.
     Delist(DelistArgs),
@@ -84,6 +89,40 @@ pub struct ScanArgs {
     /// resident memory (Linux VmHWM) to standard error at the end.
     #[arg(long)]
     pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Report format; only `arf` (RFC 5965 Abuse Reporting Format).
+    #[arg(long, default_value = "arf")]
+    pub format: String,
+    /// Report sightings since this time: RFC 3339 (2024-05-01T00:00:00Z)
+    /// or an age (36h, 7d). Default: the listing window.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// One report per `ip`, or per `net24` (IPv4 /24, IPv6 /64).
+    #[arg(long, default_value = "ip")]
+    pub group_by: String,
+    /// Directory for the reports, one .eml file each; created if missing.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// From address of the reports.
+    #[arg(long, default_value = "wormsign@localhost")]
+    pub from: String,
+    /// To address of the reports, e.g. the network's abuse contact;
+    /// without it the reports have no To header.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// SQLite database to read (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// SQLite database to read (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

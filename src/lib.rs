@@ -12,6 +12,8 @@
 //! - [`store`]: SQLite schema, the batching writer task and the spool file.
 //! - [`listing`]: the listing policy that decides which hosts are published.
 //! - [`export`]: listings read from the store, written as blocklists.
+//! - [`report`]: sightings written as ARF abuse reports.
+//! - [`stats`]: the `wormsign stats` summary table.
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
 #![forbid(unsafe_code)]
@@ -24,6 +26,8 @@ pub mod listing;
 pub mod milter;
 pub mod mime;
 pub mod origin;
+pub mod report;
 pub mod scan;
 pub mod scanner;
+pub mod stats;
 pub mod store;

@@ -12,7 +12,8 @@ use tracing::{error, info, warn};
 
 use wormsign::analysis::Settings;
 use wormsign::cli::{
-    Cli, Command, ConfigCommand, DelistArgs, ExportArgs, RulesCommand, RunArgs, ScanArgs,
+    Cli, Command, ConfigCommand, DelistArgs, ExportArgs, ReportArgs, RulesCommand, RunArgs,
+    ScanArgs, StatsArgs,
 };
 use wormsign::config::Config;
 use wormsign::scanner::{RuleSet, check_dir};
@@ -66,6 +67,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Scan(args) => scan(config?, args),
         Command::Export(args) => export(config?, args),
         Command::Delist(args) => delist(config?, args),
+        Command::Report(args) => report(config?, args),
+        Command::Stats(args) => stats(config?, args),
         Command::Rules(RulesCommand::Check { dir }) => rules_check(config?, dir.as_deref()),
         Command::Config(ConfigCommand::Check) => config_check(path, config),
     }
@@ -317,6 +320,51 @@ fn delist(config: Config, args: DelistArgs) -> Result<ExitCode> {
         "delisted {} at {now}; a new sighting lists it again",
         delisting.ip
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
+    use wormsign::report::{self, arf};
+    if args.format != "arf" {
+        anyhow::bail!(
+            "invalid report --format {:?}: only arf (RFC 5965) is supported",
+            args.format
+        );
+    }
+    let group_by: report::GroupBy = args.group_by.parse().map_err(anyhow::Error::msg)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let since = match &args.since {
+        Some(text) => Some(report::parse_since(text, now).map_err(anyhow::Error::msg)?),
+        None => config.listing.window_secs.map(|secs| now - secs),
+    };
+    let database = args.database.unwrap_or(config.database);
+    let connection = store::open_read_only(&database)?;
+    let reports = report::build_reports(&connection, &config.listing, since, group_by)?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create report directory {}", args.output.display()))?;
+    let envelope = arf::Envelope {
+        from: args.from,
+        to: args.to,
+    };
+    for report in &reports {
+        let path = args.output.join(report.file_name());
+        export::write_atomic(&path, arf::render(report, &envelope, now).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!(
+        "wrote {} report(s) to {}",
+        reports.len(),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(config: Config, args: StatsArgs) -> Result<ExitCode> {
+    let database = args.database.clone().unwrap_or(config.database.clone());
+    let connection = store::open_read_only(&database)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let summary = wormsign::stats::collect(&connection, &config, now)?;
+    print!("{}", summary.render());
     Ok(ExitCode::SUCCESS)
 }
 
