@@ -87,7 +87,7 @@ fn sighting(host: usize, seen_at: i64, index: usize) -> Sighting {
     Sighting {
         seen_at,
         origin_ip: origin_ip.clone(),
-        origin_method: if index % 7 == 0 {
+        origin_method: if index.is_multiple_of(7) {
             "received"
         } else {
             "connect"
