@@ -129,7 +129,7 @@ pub struct StatsArgs {
 pub struct DelistArgs {
     /// The address to delist; an IPv6 address delists its /64.
     pub ip: std::net::IpAddr,
-    /// Who asked and why, stored with the delisting.
+    /// Reason for the delisting, e.g. who requested it; stored with it.
     #[arg(long, required = true)]
     pub reason: String,
     /// SQLite database (overrides `database`).

@@ -281,7 +281,7 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The config's listing policy with the export flags applied.
+/// Returns the config's listing policy with the export flags applied.
 fn export_policy(config: &Config, args: &ExportArgs) -> Result<wormsign::listing::Policy> {
     let mut policy = config.listing.clone();
     if let Some(min) = args.min_sightings {

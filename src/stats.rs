@@ -224,7 +224,8 @@ impl Summary {
     }
 }
 
-/// One block character per value, scaled to the maximum; a zero is a space.
+/// Returns one block character per value, scaled to the maximum. A zero
+/// becomes a space.
 pub fn sparkline(values: &[u64]) -> String {
     const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let max = values.iter().copied().max().unwrap_or(0);

@@ -185,7 +185,8 @@ fn reversed(ip: &str) -> String {
     ip.split('.').rev().collect::<Vec<_>>().join(".")
 }
 
-/// The 32 nibbles of an IPv6 address, reversed, as a DNSBL query name.
+/// Returns the 32 nibbles of an IPv6 address, reversed, as a DNSBL query
+/// name.
 fn nibbles(ip: &str) -> String {
     let value = u128::from(ip.parse::<std::net::Ipv6Addr>().expect("IPv6 address"));
     (0..32)

@@ -99,8 +99,8 @@ fn reversed_v4(ip: Ipv4Addr) -> String {
     format!("{d}.{c}.{b}.{a}")
 }
 
-/// The first `count` nibbles of `ip`, reversed and dot-separated, as in
-/// ip6.arpa names.
+/// Returns the first `count` nibbles of `ip`, reversed and dot-separated,
+/// as in ip6.arpa names.
 fn nibbles(ip: Ipv6Addr, count: usize) -> String {
     let value = u128::from(ip);
     let mut labels: Vec<String> = (0..count)
@@ -110,8 +110,8 @@ fn nibbles(ip: Ipv6Addr, count: usize) -> String {
     labels.join(".")
 }
 
-/// A TXT character string: quoted, with `"` and `\` escaped, at most 255
-/// bytes.
+/// Quotes `text` as a TXT character string: `"` and `\` escaped, controls
+/// as spaces, cut to 255 bytes.
 fn quoted(text: &str) -> String {
     let mut end = text.len().min(255);
     while !text.is_char_boundary(end) {

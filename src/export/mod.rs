@@ -173,7 +173,7 @@ mod tests {
     use crate::listing::Policy;
     use crate::store::Listing;
 
-    /// The policy of the samples: documentation ranges may be listed.
+    /// Returns the policy of the samples, which lists documentation ranges.
     pub(super) fn sample_policy() -> Policy {
         Policy {
             list_documentation_ranges: true,
@@ -181,8 +181,8 @@ mod tests {
         }
     }
 
-    /// A fixed set under [`sample_policy`]: two IPv4 hosts and one IPv6
-    /// /64; the private, loopback and garbage entries are dropped.
+    /// Returns a fixed set under [`sample_policy`]: two IPv4 hosts and one
+    /// IPv6 /64. The policy drops the private, loopback and garbage entries.
     pub(super) fn sample_listings() -> Vec<Listed> {
         sample_listings_with(&sample_policy())
     }

@@ -9,8 +9,8 @@
 //! ```
 //!
 //! IPv4 file (`ip4set`): comment lines start with `#`. `$SOA` and `$NS`
-//! (written when name servers are configured) give the zone's SOA and NS
-//! records; rbldnsd takes them from the first data set that has them, so
+//! give the zone's SOA and NS records and are written when name servers are
+//! configured. rbldnsd takes them from the first data set that has them, so
 //! both files carry the same lines. `$TTL` sets the TTL of DNS responses. A
 //! line starting with `:` sets the default A value and TXT template
 //! (`:127.0.0.2:Listed ... $`, where rbldnsd replaces `$` with the queried

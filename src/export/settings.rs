@@ -204,7 +204,7 @@ impl ExportSettings {
         })
     }
 
-    /// The DNS options for `policy` with these settings applied.
+    /// Returns the DNS options for `policy` with these settings applied.
     pub fn options(&self, policy: &Policy) -> ExportOptions {
         let defaults = ExportOptions::for_policy(policy);
         ExportOptions {
@@ -233,7 +233,7 @@ pub enum ExportError {
     },
 }
 
-/// What one export wrote.
+/// The entry counts of one export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportSummary {
     /// Entries in the main file: listings, or sightings for NDJSON.

@@ -95,8 +95,8 @@ fn parse_key(key: &str) -> Option<IpNet> {
     }
 }
 
-/// Whether `network` may ever be published: its first and last address are
-/// both listable under the documentation-range setting.
+/// Returns whether `network` may ever be published, which holds when its
+/// first and last address are both listable.
 pub(crate) fn network_is_listable(network: IpNet, documentation: bool) -> bool {
     is_listable_with(network.network(), documentation)
         && is_listable_with(network.broadcast(), documentation)

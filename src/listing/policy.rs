@@ -196,7 +196,7 @@ impl Policy {
         })
     }
 
-    /// The store query for this policy at time `now` (Unix seconds).
+    /// Returns the store query for this policy at time `now` (Unix seconds).
     pub fn query(&self, now: i64) -> ListingQuery {
         ListingQuery {
             min_sightings: self.min_sightings,

@@ -35,8 +35,18 @@ pub struct Envelope {
 /// Renders `report` as an RFC 5965 message created at `now` (Unix seconds).
 pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     let representative = report.representative();
-    let boundary = format!("=_wormsign_arf_{now}_{}", report.file_name().len());
     let families = families(report);
+    // The attached headers come from the sender, so the boundary is
+    // lengthened until no part contains it.
+    let headers = representative.headers.as_deref().unwrap_or("");
+    let human = human_text(report, &families);
+    let mut boundary = format!(
+        "=_wormsign_{now}_{}",
+        report.file_name().trim_end_matches(".eml")
+    );
+    while headers.contains(&boundary) || human.contains(&boundary) {
+        boundary.push('_');
+    }
     let mut out = String::new();
     let mut line = |text: &str| {
         out.push_str(text);
@@ -69,7 +79,7 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     line("Content-Type: text/plain; charset=utf-8");
     line("Content-Transfer-Encoding: 8bit");
     line("");
-    for text in human_text(report, &families).lines() {
+    for text in human.lines() {
         line(text);
     }
     line("");
@@ -108,7 +118,6 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     line(&format!("--{boundary}"));
     line("Content-Type: text/rfc822-headers");
     line("");
-    let headers = representative.headers.as_deref().unwrap_or("");
     for text in headers.lines() {
         line(text);
     }
@@ -229,5 +238,25 @@ mod tests {
             "a CRLF in the rule must not start a new header: {text}"
         );
         assert!(!text.contains("\r\nBcc:"), "{text}");
+    }
+
+    #[test]
+    fn arf_boundary_avoids_header_text() {
+        let mut sighting = sample("192.0.2.1", 0, "Sober", "Q1");
+        sighting.headers = Some("X-Trap: --=_wormsign_5_arf-192.0.2.1_32\r\n".to_string());
+        let report = Report {
+            network: "192.0.2.1/32".parse().unwrap(),
+            sightings: vec![sighting],
+        };
+        let envelope = Envelope {
+            from: "a@example.org".to_string(),
+            to: None,
+        };
+        let text = render(&report, &envelope, 5);
+        assert!(
+            text.contains("boundary=\"=_wormsign_5_arf-192.0.2.1_32_\""),
+            "{text}"
+        );
+        assert!(!text.contains("\r\nTo:"), "{text}");
     }
 }

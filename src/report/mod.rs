@@ -19,7 +19,7 @@ use rusqlite::Connection;
 use crate::listing::Policy;
 use crate::store::{self, Sighting, StoreError};
 
-/// How sightings are grouped into reports.
+/// The grouping of sightings into reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
     /// One report per origin IP address.

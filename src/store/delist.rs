@@ -15,7 +15,7 @@ pub struct Delisting {
     pub ip: String,
     /// When the delisting was made, in Unix seconds.
     pub delisted_at: i64,
-    /// Who asked and why.
+    /// The reason given to `wormsign delist`, e.g. who requested it.
     pub reason: Option<String>,
 }
 

@@ -127,9 +127,9 @@ fn register_listing_key(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-/// Aggregates sightings per listing key (IPv4 address or IPv6 /64), ordered
-/// by address (IPv4 before IPv6, then numerically; values that are not IP
-/// addresses come last).
+/// Aggregates sightings per listing key (IPv4 address or IPv6 /64). The
+/// result is ordered by address, IPv4 before IPv6, with values that are not
+/// IP addresses last.
 ///
 /// A sighting counts only if it is newer than the latest delisting of its
 /// key, so a delisted host is listed again by new evidence only.
