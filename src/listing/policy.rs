@@ -6,6 +6,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::{date, network_is_listable};
+use crate::origin::NetworkList;
 use crate::store::{Listing, ListingQuery, MethodWeights};
 
 /// Maximum length in bytes of the per-listing details appended to the TXT
@@ -72,9 +73,12 @@ pub struct Policy {
     pub weights: MethodWeights,
     /// Networks never listed, as written in `allowlist`.
     pub allowlist: Vec<IpNet>,
-    /// `trusted_networks` from the main config: our own relays are never
-    /// listed.
+    /// The included `trusted_networks` of the main config, because our own
+    /// relays are never listed. Any overlap with a listing blocks it.
     pub trusted: Vec<IpNet>,
+    /// `trusted_networks` as the trust walk reads them, SpamAssassin
+    /// shorthand (`10/8`) and exclusions included.
+    pub trusted_list: NetworkList,
     /// Whether the documentation ranges (192.0.2.0/24, 198.51.100.0/24,
     /// 203.0.113.0/24, 2001:db8::/32) may be listed. Off by default; tests
     /// and examples that use those ranges turn it on.
@@ -154,12 +158,15 @@ impl Policy {
             .filter(|entry| !entry.trim_start().starts_with('!'))
             .cloned()
             .collect();
-        // The main config validated these already; an entry in
-        // SpamAssassin shorthand that IpNet does not read is skipped.
+        // The main config validated these already. An entry in SpamAssassin
+        // shorthand that IpNet does not read is still matched through
+        // `trusted_list`, by the first and last address of a listing.
         let trusted = trusted
             .iter()
             .filter_map(|entry| parse_network(entry).ok())
             .collect();
+        let trusted_list = NetworkList::parse(trusted_networks)
+            .map_err(|error| ("trusted_networks", error.to_string()))?;
 
         let return_code = parse_code(raw.return_code.as_deref().unwrap_or("127.0.0.2"))
             .map_err(|message| ("return_code", message))?;
@@ -184,6 +191,7 @@ impl Policy {
             weights,
             allowlist,
             trusted,
+            trusted_list,
             list_documentation_ranges: raw.list_documentation_ranges.unwrap_or(false),
             return_code,
             return_codes,
@@ -214,6 +222,8 @@ impl Policy {
         network_is_listable(network, self.list_documentation_ranges)
             && !self.allowlist.iter().any(overlaps)
             && !self.trusted.iter().any(overlaps)
+            && !self.trusted_list.contains(network.network())
+            && !self.trusted_list.contains(network.broadcast())
     }
 
     /// Returns the A value for `listing`: the first rule whose family and

@@ -249,3 +249,17 @@ fn details_truncate_long_family_lists() {
     let trailing_dollars = text.chars().rev().take_while(|c| *c == '$').count();
     assert_eq!(trailing_dollars % 2, 0, "{text}");
 }
+
+#[test]
+fn trusted_shorthand_never_listed() {
+    let policy = Policy::from_raw(
+        RawListing {
+            list_documentation_ranges: Some(true),
+            ..RawListing::default()
+        },
+        &["198.51/16".to_string()],
+    )
+    .unwrap();
+    assert!(!policy.may_publish("198.51.100.7/32".parse().unwrap()));
+    assert!(policy.may_publish("192.0.2.7/32".parse().unwrap()));
+}
