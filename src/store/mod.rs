@@ -358,8 +358,8 @@ pub(crate) mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("wormsign.db");
         let conn = open(&path).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 1);
-        assert_eq!(schema_version_count(), 1);
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert_eq!(schema_version_count(), 2);
         let mode: String = conn
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
@@ -368,7 +368,7 @@ pub(crate) mod tests {
 
         // Reopening an up-to-date database changes nothing.
         let conn = open(&path).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 1);
+        assert_eq!(user_version(&conn).unwrap(), 2);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
