@@ -80,6 +80,12 @@ fn main() {
         wall_times.push(elapsed);
         cpu_times.push(cpu);
     }
+    let size = |path: &std::path::Path| std::fs::metadata(path).map_or(0, |m| m.len());
+    println!(
+        "file sizes: IPv4 {} bytes, IPv6 {} bytes",
+        size(&output.path),
+        size(&output.ipv6_path())
+    );
     wall_times.sort_by(f64::total_cmp);
     cpu_times.sort_by(f64::total_cmp);
     println!(
