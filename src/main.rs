@@ -227,6 +227,9 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     }
     let policy = export_policy(&config, &args)?;
     let mut settings = config.export.clone();
+    for name in args.zone.iter().chain(&args.nameservers) {
+        export::check_domain_name(name).map_err(anyhow::Error::msg)?;
+    }
     if args.zone.is_some() {
         settings.zone = args.zone.clone();
     }

@@ -393,3 +393,16 @@ fn run_reexports_on_interval() {
     );
     assert!(milter.log().contains("exported"), "{}", milter.log());
 }
+
+#[test]
+fn export_rejects_bad_zone_name() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let output = wormsign(&config)
+        .args(["export", "--format", "bind", "--zone", "bl example.org"])
+        .output()
+        .expect("run export");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("\"bl example.org\""), "{stderr}");
+}

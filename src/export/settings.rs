@@ -138,25 +138,7 @@ impl ExportSettings {
     /// The config key and a message naming the bad value and the fix.
     pub fn from_raw(raw: RawExport) -> Result<Self, (&'static str, String)> {
         let check_name = |key: &'static str, name: &str| {
-            let valid = !name.is_empty()
-                && name.len() <= 253
-                && name.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                });
-            if valid {
-                Ok(())
-            } else {
-                Err((
-                    key,
-                    format!(
-                        "invalid domain name {name:?}: write it like bl.example.org, without a trailing dot"
-                    ),
-                ))
-            }
+            check_domain_name(name).map_err(|message| (key, message))
         };
         if let Some(zone) = &raw.zone {
             check_name("zone", zone)?;
@@ -214,6 +196,31 @@ impl ExportSettings {
             hostmaster: self.hostmaster.clone(),
             ..defaults
         }
+    }
+}
+
+/// Checks that `name` is a domain name the DNS formats can carry: labels
+/// of letters, digits, `-` and `_`, at most 63 bytes each and 253 in all.
+///
+/// # Errors
+///
+/// A message naming the value and the expected form.
+pub fn check_domain_name(name: &str) -> Result<(), String> {
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid domain name {name:?}: write it like bl.example.org, without a trailing dot"
+        ))
     }
 }
 
