@@ -123,7 +123,8 @@ pub fn collect(conn: &Connection, config: &Config, now: i64) -> Result<Summary, 
     })
 }
 
-/// Sightings per IPv4 /24 (IPv6 /64) with their distinct hosts, most first.
+/// Counts sightings and distinct hosts per IPv4 /24 (IPv6 /64) and returns
+/// the [`TOP`] networks with the most sightings.
 fn top_networks(
     conn: &Connection,
     since: Option<i64>,

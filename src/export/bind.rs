@@ -93,7 +93,7 @@ fn push_records(out: &mut String, owner: &str, code: Ipv4Addr, txt: &str) {
     let _ = writeln!(out, "{owner} IN TXT {}", quoted(txt));
 }
 
-/// `1.2.0.192` for 192.0.2.1.
+/// Returns the reversed address as a DNSBL name, `1.2.0.192` for 192.0.2.1.
 fn reversed_v4(ip: Ipv4Addr) -> String {
     let [a, b, c, d] = ip.octets();
     format!("{d}.{c}.{b}.{a}")

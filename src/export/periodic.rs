@@ -62,7 +62,13 @@ fn export_all(job: &Job) {
     let connection = match store::open_read_only(&job.database) {
         Ok(connection) => connection,
         Err(error) => {
-            error!(error = %crate::store::ErrorChain(&error), database = %job.database.display(), "periodic export cannot open the database; the next round retries");
+            let error = crate::store::ErrorChain(&error);
+            let database = job.database.display();
+            error!(
+                %error,
+                %database,
+                "periodic export failed to open the database; the next round retries"
+            );
             return;
         }
     };

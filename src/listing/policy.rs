@@ -80,7 +80,7 @@ pub struct Policy {
     /// shorthand (`10/8`) and exclusions included.
     pub trusted_list: NetworkList,
     /// Whether the documentation ranges (192.0.2.0/24, 198.51.100.0/24,
-    /// 203.0.113.0/24, 2001:db8::/32) may be listed. Off by default; tests
+    /// 203.0.113.0/24, 2001:db8::/32, 3fff::/20) may be listed. Off by default; tests
     /// and examples that use those ranges turn it on.
     pub list_documentation_ranges: bool,
     /// A value when no rule in `return_codes` matches.
@@ -101,7 +101,8 @@ impl Default for Policy {
 
 impl Policy {
     /// Validates the `[listing]` section. `trusted_networks` are the main
-    /// config's entries; exclusions (`!net`) among them are skipped here.
+    /// config's entries. Exclusions (`!net`) among them apply only in
+    /// [`Policy::trusted_list`], as in the trust walk.
     ///
     /// # Errors
     ///
@@ -129,8 +130,8 @@ impl Policy {
             )),
             hours => Ok(Some(i64::try_from(hours * 3600).unwrap_or(i64::MAX))),
         };
-        // CBL-style defaults: a month of evidence counts, a week of silence
-        // ends the listing.
+        // Defaults: a month of evidence counts, and a week of silence ends
+        // the listing.
         let window_secs = hours("window_hours", raw.window_hours, 30 * 24)?;
         let expire_after_secs = hours("expire_after_hours", raw.expire_after_hours, 7 * 24)?;
 

@@ -92,6 +92,10 @@ pub struct Report {
 impl Report {
     /// Returns the sighting whose headers the report attaches: the newest
     /// one that kept its header block, else the newest.
+    ///
+    /// # Panics
+    ///
+    /// If `sightings` is empty, which [`build_reports`] never returns.
     pub fn representative(&self) -> &Sighting {
         self.sightings
             .iter()
