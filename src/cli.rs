@@ -181,6 +181,11 @@ pub struct ExportArgs {
     /// nameservers`); needed for `--format bind` and the rbldnsd `$SOA`/`$NS`.
     #[arg(long = "nameserver")]
     pub nameservers: Vec<String>,
+    /// For `--format rbldnsd`: write the IPv4 data set as `ip4tset` (all
+    /// entries share the default A value and TXT) instead of `ip4set`
+    /// (overrides `[export] rbldnsd_ipv4_type`).
+    #[arg(long)]
+    pub ip4tset: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -236,6 +236,7 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     if !args.nameservers.is_empty() {
         settings.nameservers = args.nameservers.clone();
     }
+    settings.ip4tset |= args.ip4tset;
     let options = settings.options(&policy);
     let database = args.database.clone().unwrap_or(config.database);
     let connection = store::open_read_only(&database)?;

@@ -118,6 +118,12 @@ struct Rbldnsd {
 
 impl Rbldnsd {
     fn start(ip4set: &Path, ip6trie: &Path) -> Rbldnsd {
+        Rbldnsd::start_with("ip4set", ip4set, ip6trie)
+    }
+
+    /// Starts rbldnsd with the IPv4 file loaded as data set type `ip4_kind`,
+    /// such as `ip4set` or `ip4tset`.
+    fn start_with(ip4_kind: &str, ip4: &Path, ip6trie: &Path) -> Rbldnsd {
         common::require_tool("rbldnsd");
         let port = common::free_port();
         // rbldnsd drops root privileges to -u; the files must be readable
@@ -125,7 +131,7 @@ impl Rbldnsd {
         let child = Command::new("rbldnsd")
             .args(["-n", "-u", "nobody", "-c", "1", "-b"])
             .arg(format!("127.0.0.1/{port}"))
-            .arg(format!("{ZONE}:ip4set:{}", ip4set.display()))
+            .arg(format!("{ZONE}:{ip4_kind}:{}", ip4.display()))
             .arg(format!("{ZONE}:ip6trie:{}", ip6trie.display()))
             .stdout(Stdio::null())
             .spawn()
@@ -265,6 +271,45 @@ fn rbldnsd_serves_policy_export() {
     );
     let (_, ns) = server.query("", "NS");
     assert!(ns.contains("ns2.example.org."), "NS {ns}");
+}
+
+#[test]
+fn rbldnsd_serves_ip4tset_export() {
+    common::require_tool("dig");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let ip4 = dir.path().join("bl.ip4");
+    let ip6 = dir.path().join("bl.ip6");
+    run_ok(
+        wormsign(&config)
+            .args(["export", "--format", "rbldnsd", "--ip4tset", "--output"])
+            .arg(&ip4)
+            .arg("--output6")
+            .arg(&ip6),
+    );
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("make the directory readable for rbldnsd");
+    let server = Rbldnsd::start_with("ip4tset", &ip4, &ip6);
+
+    assert!(server.query("1.0.0.127", "A").0.contains("NXDOMAIN"));
+    assert_eq!(server.query(&reversed(LISTED), "A").1, "127.0.0.2");
+    // An ip4tset has one A value for all entries.
+    assert_eq!(
+        server.query(&reversed(LISTED_OTHER_CODE), "A").1,
+        "127.0.0.2"
+    );
+    let (_, txt) = server.query(&reversed(LISTED), "TXT");
+    assert!(
+        txt.contains(&format!("https://lookup.example/?ip={LISTED}")),
+        "TXT {txt}"
+    );
+    for ip in [EXPIRED, DELISTED, ALLOWLISTED, TRUSTED, PRIVATE] {
+        let (status, answer) = server.query(&reversed(ip), "A");
+        assert!(status.contains("NXDOMAIN"), "{ip}: {status} {answer}");
+    }
 }
 
 #[test]

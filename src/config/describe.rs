@@ -143,6 +143,8 @@ impl Config {
         if let Some(hostmaster) = &export.hostmaster {
             let _ = writeln!(out, "hostmaster = {}", toml_string(hostmaster));
         }
+        let ipv4_type = if export.ip4tset { "ip4tset" } else { "ip4set" };
+        let _ = writeln!(out, "rbldnsd_ipv4_type = \"{ipv4_type}\"");
         let _ = writeln!(
             out,
             "interval_secs = {}",
@@ -210,7 +212,7 @@ mod tests {
                     weights = { bounce = 0 }\n\
                     [[listing.return_codes]]\nfamily = \"Sober\"\ncode = \"127.0.0.3\"\n\
                     [export]\nzone = \"bl.example.org\"\nnameservers = [\"ns1.example.org\"]\n\
-                    interval_secs = 300\n\
+                    interval_secs = 300\nrbldnsd_ipv4_type = \"ip4tset\"\n\
                     [[export.outputs]]\nformat = \"rbldnsd\"\npath = \"/tmp/bl\"\n";
         let config = Config::parse(text, Path::new("a.toml")).unwrap();
         let rendered = config.to_toml();
@@ -223,6 +225,7 @@ mod tests {
         assert_eq!(again.listing.expire_after_secs, None);
         assert_eq!(again.listing.weights.bounce, 0.0);
         assert_eq!(again.export.outputs.len(), 1);
+        assert!(again.export.ip4tset);
     }
 
     #[test]

@@ -25,26 +25,33 @@
 //!
 //! Both files contain the RFC 5782 test entry (127.0.0.2, and
 //! `::ffff:127.0.0.2` for IPv6) and never 127.0.0.1.
-
-// TODO: offer ip4tset output, which is smaller but cannot carry a return
-// code or TXT per entry.
+//!
+//! With [`ExportOptions::ip4tset`] the IPv4 file is an `ip4tset` instead:
+//! the same header, then bare addresses, all answered with the default A
+//! value and TXT.
 
 use std::fmt::Write as _;
 
 use super::{ExportOptions, network_text, rfc3339};
 use crate::listing::Listed;
 
-/// Renders the IPv4 listings as an rbldnsd `ip4set` data set.
+/// Renders the IPv4 listings as an rbldnsd `ip4set` (or `ip4tset`) data set.
 pub(super) fn render_ip4(listed: &[Listed], options: &ExportOptions, now: i64) -> String {
     let entries: Vec<&Listed> = listed
         .iter()
         .filter(|entry| entry.network.addr().is_ipv4())
         .collect();
-    let mut out = header("ip4set", "IPv4 addresses", entries.len(), options, now);
+    let kind = if options.ip4tset { "ip4tset" } else { "ip4set" };
+    let mut out = header(kind, "IPv4 addresses", entries.len(), options, now);
     out.push_str("# RFC 5782 test entry; the loopback address itself stays unlisted.\n");
     out.push_str("127.0.0.2\n");
     for entry in entries {
-        push_entry(&mut out, entry, options);
+        if options.ip4tset {
+            out.push_str(&network_text(entry));
+            out.push('\n');
+        } else {
+            push_entry(&mut out, entry, options);
+        }
     }
     out
 }
@@ -83,8 +90,9 @@ fn header(
         "# wormsign blocklist: {description} seen sending worm mail.\n\
          # Generated {generated}; entries: {count}.\n\
          # rbldnsd {kind} data set; serve it with the other address family's file:\n\
-         #   rbldnsd ... bl.example.org:ip4set:FILE bl.example.org:ip6trie:FILE6\n",
+         #   rbldnsd ... bl.example.org:{ip4_kind}:FILE bl.example.org:ip6trie:FILE6\n",
         generated = rfc3339(now),
+        ip4_kind = if options.ip4tset { "ip4tset" } else { "ip4set" },
     );
     if let Some(first) = options.nameservers.first() {
         let _ = writeln!(
@@ -222,6 +230,26 @@ mod tests {
             lines.contains(&"203.0.113.9 :127.0.0.4:Listed by wormsign: worm mail seen from $"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn ip4tset_has_bare_addresses() {
+        let options = ExportOptions {
+            ip4tset: true,
+            ..ExportOptions::for_policy(&sample_policy())
+        };
+        let out = render(Format::Rbldnsd, &sample_listings(), &options, NOW).unwrap();
+        assert_eq!(
+            body(&out),
+            [
+                "$TTL 2100",
+                ":127.0.0.2:Listed by wormsign: worm mail seen from $",
+                "127.0.0.2",
+                "192.0.2.1",
+                "203.0.113.9",
+            ]
+        );
+        assert!(out.contains("rbldnsd ip4tset data set"), "{out}");
     }
 
     #[test]
