@@ -12,6 +12,8 @@ use crate::store::{Listing, ListingQuery, MethodWeights};
 /// Maximum length in bytes of the per-listing details appended to the TXT
 /// template, so the expanded TXT stays well under the 255-byte limit of one
 /// DNS character string.
+// NOTE: only the details are cut, so a long template can still push the
+// expanded TXT past 255 bytes. How rbldnsd handles that was not checked.
 const MAX_DETAILS: usize = 120;
 
 /// The `[listing]` section as written.

@@ -29,6 +29,8 @@ pub struct Envelope {
     pub from: String,
     /// The `To` address; `None` leaves the header out for the operator to
     /// fill in.
+    // TODO: look up the network's abuse contact (RDAP or abuse-c in whois)
+    // so each report can be addressed on its own.
     pub to: Option<String>,
 }
 
