@@ -3,11 +3,12 @@
 //! and both atomic writes) as `wormsign run` and `wormsign export` run it.
 //!
 //! ```sh
-//! cargo bench --bench export_rbldnsd -- [SIGHTINGS] [HOSTS] [RUNS]
+//! cargo bench --bench export_rbldnsd -- [SIGHTINGS] [HOSTS] [RUNS] [DELISTINGS]
 //! ```
 //!
 //! Defaults: 1,000,000 sightings from 200,000 hosts (one in ten IPv6), spread
-//! over the last 6 days, 5 timed runs. Prints the generation time, then per
+//! over the last 6 days, 5 timed runs, no delistings (DELISTINGS delists the
+//! first hosts an hour ago, which adds the delisting join to the query). Prints the generation time, then per
 //! run the wall-clock and CPU time of the whole export and the wall-clock
 //! time of its query, policy and render-and-write steps, then the medians.
 //! CPU time (user plus system, from /proc/self/stat) is less disturbed than
@@ -29,14 +30,24 @@ fn main() {
     let sightings = args.next().unwrap_or(1_000_000);
     let hosts = args.next().unwrap_or(200_000).max(1);
     let runs = args.next().unwrap_or(5).max(1);
+    let delistings = args.next().unwrap_or(0).min(hosts);
 
     let directory = tempfile::tempdir().expect("temporary directory");
     let database = directory.path().join("wormsign.db");
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let started = Instant::now();
     generate(&database, sightings, hosts, now);
+    let connection = store::open(&database).expect("open database");
+    for host in 0..delistings {
+        let ip = sighting(host, now, 0)
+            .origin_ip
+            .parse()
+            .expect("generated address");
+        store::delist(&connection, ip, "bench", now - 3600).expect("delist");
+    }
+    drop(connection);
     println!(
-        "generated {sightings} sightings from {hosts} hosts in {:.2} s",
+        "generated {sightings} sightings from {hosts} hosts and {delistings} delistings in {:.2} s",
         started.elapsed().as_secs_f64()
     );
 
