@@ -38,6 +38,14 @@ pub enum Command {
     /// Check YARA rule files.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Write abuse reports (RFC 5965 ARF), one message per host or network.
+    Report(ReportArgs),
+    /// Print listed hosts, sightings per day, top variants and networks,
+    /// and the age of the configured exports.
+    Stats(StatsArgs),
+    /// Remove a host from the published list, recording the time and
+    /// reason. A new sighting after the delisting lists it again.
+    Delist(DelistArgs),
     /// Check the config file and print the effective settings.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -110,8 +118,54 @@ pub struct ScanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Report format; only `arf` (RFC 5965 Abuse Reporting Format).
+    #[arg(long, default_value = "arf")]
+    pub format: String,
+    /// Report sightings since this time: RFC 3339 (2024-05-01T00:00:00Z)
+    /// or an age (36h, 7d). Default: the listing window.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// One report per `ip`, or per `net24` (IPv4 /24, IPv6 /64).
+    #[arg(long, default_value = "ip")]
+    pub group_by: String,
+    /// Directory for the reports, one .eml file each; created if missing.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// From address of the reports.
+    #[arg(long, default_value = "wormsign@localhost")]
+    pub from: String,
+    /// To address of the reports, e.g. the network's abuse contact;
+    /// without it the reports have no To header.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// SQLite database to read (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// SQLite database to read (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DelistArgs {
+    /// The address to delist; an IPv6 address delists its /64.
+    pub ip: std::net::IpAddr,
+    /// Reason for the delisting, e.g. who requested it; stored with it.
+    #[arg(long, required = true)]
+    pub reason: String,
+    /// SQLite database (overrides `database`).
+    #[arg(long)]
+    pub database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Output format: plain, rbldnsd, csv or json.
+    /// Output format: plain, rbldnsd, bind, csv, json or ndjson.
     #[arg(long, short, default_value = "plain")]
     pub format: String,
     /// Write to this file atomically (temporary file, fsync, rename)
@@ -129,9 +183,35 @@ pub struct ExportArgs {
     /// with the queried IP, so it can carry a lookup URL.
     #[arg(long)]
     pub txt_template: Option<String>,
-    /// List only hosts with at least this many sightings.
-    #[arg(long, default_value_t = 1)]
-    pub min_sightings: u64,
+    /// List only hosts with at least this many weighted sightings
+    /// (overrides `[listing] min_sightings`).
+    #[arg(long)]
+    pub min_sightings: Option<f64>,
+    /// Count only sightings of the last N hours; 0 counts all (overrides
+    /// `[listing] window_hours`).
+    #[arg(long)]
+    pub window_hours: Option<u64>,
+    /// Drop listings with no sighting in the last N hours; 0 never expires
+    /// (overrides `[listing] expire_after_hours`).
+    #[arg(long)]
+    pub expire_after_hours: Option<u64>,
+    /// Also list the documentation ranges (192.0.2.0/24, 198.51.100.0/24,
+    /// 203.0.113.0/24, 2001:db8::/32), for tests and examples only.
+    #[arg(long)]
+    pub list_documentation_ranges: bool,
+    /// DNS zone for `--format bind` and the rbldnsd `$SOA` (overrides
+    /// `[export] zone`).
+    #[arg(long)]
+    pub zone: Option<String>,
+    /// Name server of the zone, repeatable (overrides `[export]
+    /// nameservers`); needed for `--format bind` and the rbldnsd `$SOA`/`$NS`.
+    #[arg(long = "nameserver")]
+    pub nameservers: Vec<String>,
+    /// For `--format rbldnsd`: write the IPv4 data set as `ip4tset` (all
+    /// entries share the default A value and TXT) instead of `ip4set`
+    /// (overrides `[export] rbldnsd_ipv4_type`).
+    #[arg(long)]
+    pub ip4tset: bool,
 }
 
 #[derive(Debug, Args)]

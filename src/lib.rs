@@ -10,8 +10,11 @@
 //!   - [`scanner`]: the compiled YARA rule set and scans of each object;
 //!   - [`origin`]: Received parsing and the trust path to the origin IP.
 //! - [`store`]: SQLite schema, the batching writer task and the spool file.
+//! - [`listing`]: the listing policy that decides which hosts are published.
 //! - [`export`]: listings read from the store, written as blocklists.
 //! - [`dnsbl`]: a DNS server that answers DNSBL queries from the store.
+//! - [`report`]: sightings written as ARF abuse reports.
+//! - [`stats`]: the `wormsign stats` summary table.
 //! - [`config`]: the configuration file and its validation.
 //! - [`cli`]: command-line definitions shared by the binary.
 //! - [`rules_cmd`]: `rules test`, a labelled corpus run through the rules.
@@ -26,11 +29,14 @@ pub mod cli;
 pub mod config;
 pub mod dnsbl;
 pub mod export;
+pub mod listing;
 pub mod milter;
 pub mod mime;
 pub mod origin;
 pub mod origin_cmd;
+pub mod report;
 pub mod rules_cmd;
 pub mod scan;
 pub mod scanner;
+pub mod stats;
 pub mod store;

@@ -12,8 +12,8 @@ use tracing::{error, info, warn};
 
 use wormsign::analysis::Settings;
 use wormsign::cli::{
-    BenchArgs, Cli, Command, ConfigCommand, DnsblArgs, ExportArgs, OriginArgs, RulesCommand,
-    RunArgs, ScanArgs,
+    BenchArgs, Cli, Command, ConfigCommand, DelistArgs, DnsblArgs, ExportArgs, OriginArgs,
+    ReportArgs, RulesCommand, RunArgs, ScanArgs, StatsArgs,
 };
 use wormsign::config::Config;
 use wormsign::scanner::{RuleSet, check_dir};
@@ -66,6 +66,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Run(args) => run(config?, args),
         Command::Scan(args) => scan(config?, args),
         Command::Export(args) => export(config?, args),
+        Command::Delist(args) => delist(config?, args),
+        Command::Report(args) => report(config?, args),
+        Command::Stats(args) => stats(config?, args),
         Command::Rules(RulesCommand::Check { dir }) => rules_check(config?, dir.as_deref()),
         Command::Rules(RulesCommand::Test { dir, manifest }) => {
             rules_test(config?, &dir, &manifest)
@@ -298,33 +301,33 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     if args.output6.is_some() && format != export::Format::Rbldnsd {
         anyhow::bail!("--output6 applies to --format rbldnsd only");
     }
-    let database = args.database.unwrap_or(config.database);
-    let connection = store::open_read_only(&database)?;
-    let query = store::ListingQuery {
-        min_sightings: args.min_sightings,
-        ..Default::default()
-    };
-    let listings = store::listings(&connection, &query)?;
-    let mut options = export::ExportOptions::default();
-    if let Some(template) = args.txt_template {
-        options.rbldnsd_txt_template = template;
+    let policy = export_policy(&config, &args)?;
+    let mut settings = config.export.clone();
+    for name in args.zone.iter().chain(&args.nameservers) {
+        export::check_domain_name(name).map_err(anyhow::Error::msg)?;
     }
+    if args.zone.is_some() {
+        settings.zone = args.zone.clone();
+    }
+    if !args.nameservers.is_empty() {
+        settings.nameservers = args.nameservers.clone();
+    }
+    settings.ip4tset |= args.ip4tset;
+    let options = settings.options(&policy);
+    let database = args.database.clone().unwrap_or(config.database);
+    let connection = store::open_read_only(&database)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let text = export::render(format, &listings, &options, now);
-    let listable: Vec<std::net::IpAddr> = listings
-        .iter()
-        .filter_map(|l| l.ip.parse().ok())
-        .filter(|ip| export::is_listable(*ip))
-        .collect();
-    let ipv6 = listable.iter().filter(|ip| ip.is_ipv6()).count();
-    let listed = if format == export::Format::Rbldnsd {
-        listable.len() - ipv6
-    } else {
-        listable.len()
-    };
 
     let Some(path) = args.output else {
-        print!("{text}");
+        let listed = wormsign::listing::listed(&connection, &policy, now)?;
+        if format == export::Format::Ndjson {
+            let keys = listed.iter().map(|l| l.listing.ip.clone()).collect();
+            let sightings = store::sightings_since(&connection, policy.query(now).since)?;
+            print!("{}", export::render_ndjson(&sightings, &keys).0);
+            return Ok(ExitCode::SUCCESS);
+        }
+        print!("{}", export::render(format, &listed, &options, now)?);
+        let ipv6 = listed.iter().filter(|l| l.network.addr().is_ipv6()).count();
         if format == export::Format::Rbldnsd && ipv6 > 0 {
             eprintln!(
                 "wormsign: {ipv6} IPv6 listing(s) not printed: the rbldnsd IPv6 data set needs --output (and --output6)"
@@ -332,19 +335,28 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     };
-    export::write_atomic(&path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!("wrote {listed} listing(s) to {}", path.display());
+    let output = export::Output {
+        format,
+        path,
+        path6: args.output6,
+    };
+    let summary = export::export_to_file(&connection, &output, &policy, &options, now)?;
+    eprintln!(
+        "wrote {} {} to {}",
+        summary.entries,
+        if format == export::Format::Ndjson {
+            "sighting(s)"
+        } else {
+            "listing(s)"
+        },
+        output.path.display()
+    );
     if format == export::Format::Rbldnsd {
-        let path6 = args.output6.unwrap_or_else(|| {
-            let mut name = path.clone().into_os_string();
-            name.push("6");
-            name.into()
-        });
-        let text6 = export::render_rbldnsd_ip6(&listings, &options, now);
-        export::write_atomic(&path6, text6.as_bytes())
-            .with_context(|| format!("cannot write {}", path6.display()))?;
-        eprintln!("wrote {ipv6} IPv6 listing(s) to {}", path6.display());
+        eprintln!(
+            "wrote {} IPv6 listing(s) to {}",
+            summary.ipv6_entries,
+            output.ipv6_path().display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -382,6 +394,93 @@ async fn stop_signal() {
         _ = tokio::signal::ctrl_c() => info!("SIGINT received: stopping"),
         _ = terminate.recv() => info!("SIGTERM received: stopping"),
     }
+}
+
+/// Returns the config's listing policy with the export flags applied.
+fn export_policy(config: &Config, args: &ExportArgs) -> Result<wormsign::listing::Policy> {
+    let mut policy = config.listing.clone();
+    if let Some(min) = args.min_sightings {
+        if !min.is_finite() || min <= 0.0 {
+            anyhow::bail!("invalid --min-sightings {min}: use a number above 0, e.g. 1 or 2.5");
+        }
+        policy.min_sightings = min;
+    }
+    let hours = |value: u64| match value {
+        0 => None,
+        hours => Some(i64::try_from(hours.saturating_mul(3600)).unwrap_or(i64::MAX)),
+    };
+    if let Some(value) = args.window_hours {
+        policy.window_secs = hours(value);
+    }
+    if let Some(value) = args.expire_after_hours {
+        policy.expire_after_secs = hours(value);
+    }
+    policy.list_documentation_ranges |= args.list_documentation_ranges;
+    if let Some(template) = &args.txt_template {
+        policy.txt_template = template
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+    }
+    Ok(policy)
+}
+
+fn delist(config: Config, args: DelistArgs) -> Result<ExitCode> {
+    let database = args.database.unwrap_or(config.database);
+    let connection = store::open(&database)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let delisting = store::delist(&connection, args.ip, &args.reason, now)?;
+    info!(ip = %delisting.ip, reason = %args.reason, "delisted");
+    println!(
+        "delisted {} at {now}; a new sighting lists it again",
+        delisting.ip
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
+    use wormsign::report::{self, arf};
+    if args.format != "arf" {
+        anyhow::bail!(
+            "invalid report --format {:?}: only arf (RFC 5965) is supported",
+            args.format
+        );
+    }
+    let group_by: report::GroupBy = args.group_by.parse().map_err(anyhow::Error::msg)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let since = match &args.since {
+        Some(text) => Some(report::parse_since(text, now).map_err(anyhow::Error::msg)?),
+        None => config.listing.window_secs.map(|secs| now - secs),
+    };
+    let database = args.database.unwrap_or(config.database);
+    let connection = store::open_read_only(&database)?;
+    let reports = report::build_reports(&connection, &config.listing, since, group_by)?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("cannot create report directory {}", args.output.display()))?;
+    let envelope = arf::Envelope {
+        from: args.from,
+        to: args.to,
+    };
+    for report in &reports {
+        let path = args.output.join(report.file_name());
+        export::write_atomic(&path, arf::render(report, &envelope, now).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!(
+        "wrote {} report(s) to {}",
+        reports.len(),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(config: Config, args: StatsArgs) -> Result<ExitCode> {
+    let database = args.database.clone().unwrap_or(config.database.clone());
+    let connection = store::open_read_only(&database)?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let summary = wormsign::stats::collect(&connection, &config, now)?;
+    print!("{}", summary.render());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rules_check(config: Config, dir: Option<&Path>) -> Result<ExitCode> {

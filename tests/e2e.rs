@@ -201,7 +201,13 @@ fn check_sightings(database: &Path, fixtures: &[Fixture]) {
 
 fn check_rbldnsd_export(database: &Path, fixtures: &[Fixture]) {
     let output = Command::new(wormsign_bin())
-        .args(["export", "--format", "rbldnsd", "--database"])
+        .args([
+            "export",
+            "--format",
+            "rbldnsd",
+            "--list-documentation-ranges",
+        ])
+        .arg("--database")
         .arg(database)
         .output()
         .expect("run wormsign export");
@@ -475,7 +481,13 @@ fn rbldnsd_serves_export() {
     let ip4 = dir.path().join("bl.ip4");
     run_ok(
         Command::new(wormsign_bin())
-            .args(["export", "--format", "rbldnsd", "--database"])
+            .args([
+                "export",
+                "--format",
+                "rbldnsd",
+                "--list-documentation-ranges",
+            ])
+            .arg("--database")
             .arg(&database)
             .arg("--output")
             .arg(&ip4),

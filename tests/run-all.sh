@@ -4,6 +4,7 @@
 # Run as root on Debian (bookworm). It
 #   1. installs with apt-get what the tests need and is missing: Postfix (unconfigured, no
 #      service started) with Cyrus SASL for SMTP AUTH, swaks, dig (dnsutils), sqlite3, npm,
+#      named-checkzone (bind9-utils),
 #      and m4, liblockfile1 and libwrap0 for Sendmail. tests/mta/sendmail.sh unpacks
 #      Sendmail's own packages under target/e2e, because sendmail-bin conflicts with postfix;
 #   2. fetches the SpamAssassin public corpus into target/corpus/spamassassin and exports
@@ -46,6 +47,7 @@ declare -A PACKAGE_OF=(
     [clamscan]=clamav
     [dnsperf]=dnsperf
     [ss]=iproute2
+    [named-checkzone]=bind9-utils
 )
 
 install_missing() {

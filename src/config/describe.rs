@@ -97,7 +97,87 @@ impl Config {
             limits.max_compression_ratio
         );
         out.push_str(&self.dnsbl.to_toml());
+        self.listing_to_toml(&mut out);
+        self.export_to_toml(&mut out);
         out
+    }
+
+    fn listing_to_toml(&self, out: &mut String) {
+        let policy = &self.listing;
+        let hours = |secs: Option<i64>| secs.map_or(0, |secs| secs / 3600);
+        out.push_str("\n[listing]\n");
+        let _ = writeln!(out, "min_sightings = {:?}", policy.min_sightings);
+        let _ = writeln!(out, "window_hours = {}", hours(policy.window_secs));
+        let _ = writeln!(
+            out,
+            "expire_after_hours = {}",
+            hours(policy.expire_after_secs)
+        );
+        let allowlist: Vec<String> = policy
+            .allowlist
+            .iter()
+            .map(|n| toml_string(&n.to_string()))
+            .collect();
+        let _ = writeln!(out, "allowlist = [{}]", allowlist.join(", "));
+        let _ = writeln!(
+            out,
+            "list_documentation_ranges = {}",
+            policy.list_documentation_ranges
+        );
+        let _ = writeln!(out, "return_code = \"{}\"", policy.return_code);
+        let _ = writeln!(out, "txt_template = {}", toml_string(&policy.txt_template));
+        let _ = writeln!(out, "txt_details = {}", policy.txt_details);
+        let weights = &policy.weights;
+        let _ = writeln!(
+            out,
+            "weights = {{ connect = {:?}, received = {:?}, bounce = {:?} }}",
+            weights.connect, weights.received, weights.bounce
+        );
+        for rule in &policy.return_codes {
+            out.push_str("[[listing.return_codes]]\n");
+            if let Some(family) = &rule.family {
+                let _ = writeln!(out, "family = {}", toml_string(family));
+            }
+            if let Some(confidence) = &rule.confidence {
+                let _ = writeln!(out, "confidence = {}", toml_string(confidence));
+            }
+            let _ = writeln!(out, "code = \"{}\"", rule.code);
+        }
+    }
+
+    fn export_to_toml(&self, out: &mut String) {
+        let export = &self.export;
+        out.push_str("\n[export]\n");
+        if let Some(zone) = &export.zone {
+            let _ = writeln!(out, "zone = {}", toml_string(zone));
+        }
+        if let Some(ttl) = export.ttl {
+            let _ = writeln!(out, "ttl = {ttl}");
+        }
+        let nameservers: Vec<String> = export.nameservers.iter().map(|n| toml_string(n)).collect();
+        let _ = writeln!(out, "nameservers = [{}]", nameservers.join(", "));
+        if let Some(hostmaster) = &export.hostmaster {
+            let _ = writeln!(out, "hostmaster = {}", toml_string(hostmaster));
+        }
+        let ipv4_type = if export.ip4tset { "ip4tset" } else { "ip4set" };
+        let _ = writeln!(out, "rbldnsd_ipv4_type = \"{ipv4_type}\"");
+        let _ = writeln!(
+            out,
+            "interval_secs = {}",
+            export.interval.map_or(0, |i| i.as_secs())
+        );
+        for output in &export.outputs {
+            out.push_str("[[export.outputs]]\n");
+            let _ = writeln!(out, "format = \"{}\"", output.format);
+            let _ = writeln!(
+                out,
+                "path = {}",
+                toml_string(&output.path.display().to_string())
+            );
+            if let Some(path6) = &output.path6 {
+                let _ = writeln!(out, "path6 = {}", toml_string(&path6.display().to_string()));
+            }
+        }
     }
 }
 
@@ -139,5 +219,43 @@ mod tests {
         assert_eq!(again.action, Action::Reject);
         assert_eq!(again.limits.max_parts, 50);
         assert_eq!(again.trusted_networks_text, config.trusted_networks_text);
+    }
+
+    #[test]
+    fn to_toml_reads_back_listing_and_export() {
+        let text = "[listing]\nmin_sightings = 2.5\nwindow_hours = 48\nexpire_after_hours = 0\n\
+                    allowlist = [\"198.51.100.0/24\"]\ntxt_template = \"see $\"\n\
+                    weights = { bounce = 0 }\n\
+                    [[listing.return_codes]]\nfamily = \"Sober\"\ncode = \"127.0.0.3\"\n\
+                    [export]\nzone = \"bl.example.org\"\nnameservers = [\"ns1.example.org\"]\n\
+                    interval_secs = 300\nrbldnsd_ipv4_type = \"ip4tset\"\n\
+                    [[export.outputs]]\nformat = \"rbldnsd\"\npath = \"/tmp/bl\"\n";
+        let config = Config::parse(text, Path::new("a.toml")).unwrap();
+        let rendered = config.to_toml();
+        let again = Config::parse(&rendered, Path::new("b.toml")).unwrap();
+        assert_eq!(again.to_toml(), rendered);
+        assert_eq!(again.listing, config.listing);
+        assert_eq!(again.export, config.export);
+        assert_eq!(again.listing.min_sightings, 2.5);
+        assert_eq!(again.listing.window_secs, Some(48 * 3600));
+        assert_eq!(again.listing.expire_after_secs, None);
+        assert_eq!(again.listing.weights.bounce, 0.0);
+        assert_eq!(again.export.outputs.len(), 1);
+        assert!(again.export.ip4tset);
+    }
+
+    #[test]
+    fn listing_errors_name_line() {
+        let text = "[listing]\nreturn_code = \"10.0.0.2\"\n";
+        let error = Config::parse(text, Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 2"), "{error}");
+        assert!(error.contains("10.0.0.2"), "{error}");
+        let text = "[export]\nzone = \"bad zone.\"\n";
+        let error = Config::parse(text, Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("zone"), "{error}");
     }
 }

@@ -45,6 +45,8 @@ pub struct RawConfig {
     pub idle_timeout_secs: Option<u64>,
     pub limits: Option<RawLimits>,
     pub dnsbl: Option<crate::dnsbl::RawSettings>,
+    pub listing: Option<crate::listing::RawListing>,
+    pub export: Option<crate::export::RawExport>,
 }
 
 /// Bounds of the MIME walk and archive expansion, as written.
@@ -187,6 +189,10 @@ pub struct Config {
     pub limits: Limits,
     /// Settings of `wormsign dnsbl`, the `[dnsbl]` section.
     pub dnsbl: crate::dnsbl::Settings,
+    /// The `[listing]` section: which hosts are published.
+    pub listing: crate::listing::Policy,
+    /// The `[export]` section: DNS zone settings and periodic exports.
+    pub export: crate::export::ExportSettings,
 }
 
 impl Default for Config {
@@ -306,6 +312,11 @@ impl Config {
             raw.msa_networks.as_deref(),
         )
         .map_err(|e| (e.key(), e.to_string()))?;
+        let listing = crate::listing::Policy::from_raw(
+            raw.listing.unwrap_or_default(),
+            raw.trusted_networks.as_deref().unwrap_or_default(),
+        )?;
+        let export = crate::export::ExportSettings::from_raw(raw.export.unwrap_or_default())?;
         let action = raw
             .action
             .as_deref()
@@ -364,6 +375,8 @@ impl Config {
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             limits: limits_from_raw(raw.limits.unwrap_or_default())?,
             dnsbl: crate::dnsbl::Settings::from_raw(raw.dnsbl.unwrap_or_default())?,
+            listing,
+            export,
         })
     }
 

@@ -40,7 +40,7 @@ const MAX_TXT: usize = 255;
 // return codes per family) here instead, once it replaces this query.
 pub fn load_listed(conn: &Connection, min_sightings: u64) -> Result<Vec<Listing>, StoreError> {
     let query = ListingQuery {
-        min_sightings,
+        min_sightings: min_sightings as f64,
         ..ListingQuery::default()
     };
     let mut listings = store::listings(conn, &query)?;
@@ -238,6 +238,8 @@ mod tests {
             first_seen: 0,
             last_seen,
             count: 1,
+            score: 1.0,
+            confidence: "high".to_string(),
             families: families.iter().map(|f| f.to_string()).collect(),
             variants: Vec::new(),
         }

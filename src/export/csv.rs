@@ -1,25 +1,28 @@
-//! CSV per RFC 4180: a header line `ip,first_seen,last_seen,count,families`,
-//! then one record per listing. Records end in CRLF as the RFC specifies.
+//! CSV per RFC 4180: a header line
+//! `ip,first_seen,last_seen,count,families,return_code`, then one record per
+//! listing; `ip` is an IPv4 address or an IPv6 /64 network. Records end in CRLF as the RFC specifies.
 //! Times are RFC 3339 UTC; families are separated by a space. A field that
 //! contains a comma, double quote, CR or LF is enclosed in double quotes,
 //! with each double quote inside doubled.
 
-use super::{Entry, rfc3339};
+use super::{network_text, rfc3339};
+use crate::listing::Listed;
 
-const HEADER: &str = "ip,first_seen,last_seen,count,families";
+const HEADER: &str = "ip,first_seen,last_seen,count,families,return_code";
 
-pub(super) fn render(entries: &[Entry<'_>]) -> String {
+pub(super) fn render(entries: &[Listed]) -> String {
     let mut out = String::new();
     out.push_str(HEADER);
     out.push_str("\r\n");
     for entry in entries {
-        let listing = entry.listing;
+        let listing = &entry.listing;
         let fields = [
-            entry.ip.to_string(),
+            network_text(entry),
             rfc3339(listing.first_seen),
             rfc3339(listing.last_seen),
             listing.count.to_string(),
             listing.families.join(" "),
+            entry.return_code.to_string(),
         ];
         for (index, field) in fields.iter().enumerate() {
             if index > 0 {
@@ -54,17 +57,21 @@ mod tests {
             &sample_listings(),
             &ExportOptions::default(),
             0,
-        );
-        let expected = "ip,first_seen,last_seen,count,families\r\n\
-            192.0.2.1,2024-05-01T12:00:00Z,2024-05-01T13:00:00Z,3,Sober\r\n\
-            2001:db8::25,2024-05-01T21:46:40Z,2024-05-01T21:46:40Z,1,Sober\r\n\
-            203.0.113.9,2024-04-30T18:00:00Z,2024-05-02T11:40:00Z,2,\"Sober Sober,\"\"X\"\"\"\r\n";
+        )
+        .unwrap();
+        let expected = "ip,first_seen,last_seen,count,families,return_code\r\n\
+            192.0.2.1,2024-05-01T12:00:00Z,2024-05-01T13:00:00Z,3,Sober,127.0.0.2\r\n\
+            2001:db8::/64,2024-05-01T21:46:40Z,2024-05-01T21:46:40Z,1,Sober,127.0.0.2\r\n\
+            203.0.113.9,2024-04-30T18:00:00Z,2024-05-02T11:40:00Z,2,\"Sober Sober,\"\"X\"\"\",127.0.0.2\r\n";
         assert_eq!(out, expected);
     }
 
     #[test]
     fn csv_empty_has_header_only() {
-        let out = render(Format::Csv, &[], &ExportOptions::default(), 0);
-        assert_eq!(out, "ip,first_seen,last_seen,count,families\r\n");
+        let out = render(Format::Csv, &[], &ExportOptions::default(), 0).unwrap();
+        assert_eq!(
+            out,
+            "ip,first_seen,last_seen,count,families,return_code\r\n"
+        );
     }
 }

@@ -1,12 +1,14 @@
-//! Plain text: one IP address per line, in canonical form, each line ending
-//! in `\n`. An empty list is an empty file.
+//! Plain text: one listed IPv4 address or IPv6 /64 network
+//! (`2001:db8::/64`) per line, each line ending in `\n`. An empty list is an
+//! empty file.
 
-use super::Entry;
+use super::network_text;
+use crate::listing::Listed;
 
-pub(super) fn render(entries: &[Entry<'_>]) -> String {
+pub(super) fn render(listed: &[Listed]) -> String {
     let mut out = String::new();
-    for entry in entries {
-        out.push_str(&entry.ip.to_string());
+    for entry in listed {
+        out.push_str(&network_text(entry));
         out.push('\n');
     }
     out
@@ -24,12 +26,16 @@ mod tests {
             &sample_listings(),
             &ExportOptions::default(),
             0,
-        );
-        assert_eq!(out, "192.0.2.1\n2001:db8::25\n203.0.113.9\n");
+        )
+        .unwrap();
+        assert_eq!(out, "192.0.2.1\n2001:db8::/64\n203.0.113.9\n");
     }
 
     #[test]
     fn plain_empty_is_empty() {
-        assert_eq!(render(Format::Plain, &[], &ExportOptions::default(), 0), "");
+        assert_eq!(
+            render(Format::Plain, &[], &ExportOptions::default(), 0).unwrap(),
+            ""
+        );
     }
 }

@@ -8,92 +8,72 @@
 //!     bl.example.org:ip6trie:wormsign.rbldnsd6
 //! ```
 //!
-//! IPv4 file (`ip4set`): comment lines start with `#`. `$TTL` sets the TTL
-//! of DNS responses. A line starting with `:` sets the default A value and TXT template
+//! IPv4 file (`ip4set`): comment lines start with `#`. `$SOA` and `$NS`
+//! give the zone's SOA and NS records and are written when name servers are
+//! configured. rbldnsd takes them from the first data set that has them, so
+//! both files carry the same lines. `$TTL` sets the TTL of DNS responses. A
+//! line starting with `:` sets the default A value and TXT template
 //! (`:127.0.0.2:Listed ... $`, where rbldnsd replaces `$` with the queried
-//! address); then one address per line, optionally followed by its own
-//! `:A:TXT` value.
+//! address); then one address per line, followed by its own `:A:TXT` value
+//! when it has a return code or TXT of its own.
 //!
-//! IPv6 file (`ip6trie`): the same syntax with CIDR entries. Each listed
-//! IPv6 host is published as its /64, because one host usually owns the
-//! whole /64 and can change addresses within it at will. `ip6trie` is used
-//! rather than `ip6tset`, because `ip6tset` takes only /64 entries and the
-//! RFC 5782 test entry `::ffff:127.0.0.2` would list all of `::/64`,
-//! including every IPv4-mapped address.
+//! IPv6 file (`ip6trie`): the same syntax with CIDR entries, one /64 per
+//! listing. `ip6trie` is used rather than `ip6tset`, because `ip6tset` takes
+//! only /64 entries and the RFC 5782 test entry `::ffff:127.0.0.2` would
+//! list all of `::/64`, including the test address `::ffff:127.0.0.1` that
+//! must stay unlisted.
 //!
 //! Both files contain the RFC 5782 test entry (127.0.0.2, and
-//! `::ffff:127.0.0.2` for IPv6) and never 127.0.0.1. Neither has `$SOA` or
-//! `$NS` lines, which name the zone. rbldnsd takes them from the first file
-//! of a data set that has them, so list a small file with them first, e.g.
-//! `bl.example.org:ip4set:soa-ns,wormsign.rbldnsd`.
+//! `::ffff:127.0.0.2` for IPv6) and never 127.0.0.1.
+//!
+//! With [`ExportOptions::ip4tset`] the IPv4 file is an `ip4tset` instead:
+//! the same header, then bare addresses, all answered with the default A
+//! value and TXT.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv6Addr};
 
-use super::{Entry, ExportOptions, rfc3339};
-use crate::store::Listing;
+use super::{ExportOptions, network_text, rfc3339};
+use crate::listing::Listed;
 
-/// Maximum length in bytes of the per-entry details appended to the TXT
-/// template, so the expanded TXT stays well under the 255-byte limit of one
-/// DNS character string.
-// NOTE: rbldnsd's handling of a TXT longer than 255 bytes was not checked.
-const MAX_DETAILS: usize = 120;
-
-/// Renders the IPv4 entries as an rbldnsd `ip4set` data set.
-pub(super) fn render_ip4(entries: &[Entry<'_>], options: &ExportOptions, now: i64) -> String {
-    let listed: Vec<&Entry<'_>> = entries.iter().filter(|entry| entry.ip.is_ipv4()).collect();
-    let mut out = header("ip4set", "IPv4 addresses", listed.len(), options, now);
+/// Renders the IPv4 listings as an rbldnsd `ip4set` (or `ip4tset`) data set.
+pub(super) fn render_ip4(listed: &[Listed], options: &ExportOptions, now: i64) -> String {
+    let entries: Vec<&Listed> = listed
+        .iter()
+        .filter(|entry| entry.network.addr().is_ipv4())
+        .collect();
+    let kind = if options.ip4tset { "ip4tset" } else { "ip4set" };
+    let mut out = header(kind, "IPv4 addresses", entries.len(), options, now);
     out.push_str("# RFC 5782 test entry; the loopback address itself stays unlisted.\n");
     out.push_str("127.0.0.2\n");
-    for entry in listed {
-        push_entry(
-            &mut out,
-            &entry.ip.to_string(),
-            &entry.listing.families,
-            entry.listing.last_seen,
-            options,
-        );
+    for entry in entries {
+        if options.ip4tset {
+            out.push_str(&network_text(entry));
+            out.push('\n');
+        } else {
+            push_entry(&mut out, entry, options);
+        }
     }
     out
 }
 
-/// Renders the IPv6 listings of `listings` as an rbldnsd `ip6trie` data
-/// set, one /64 entry per network with at least one listable host.
-/// `now` (Unix seconds) is written as the generation time.
+/// Renders the IPv6 listings of `listed` as an rbldnsd `ip6trie` data set,
+/// one /64 entry per listing. `now` (Unix seconds) is written as the
+/// generation time and SOA serial.
 ///
 /// Serve it beside the `ip4set` file from [`super::render`] with
 /// `zone:ip6trie:FILE`; the module documentation shows the command line.
-pub fn render_rbldnsd_ip6(listings: &[Listing], options: &ExportOptions, now: i64) -> String {
-    let networks = group_by_64(&super::listable::entries(listings));
-    let mut out = header("ip6trie", "IPv6 /64 networks", networks.len(), options, now);
+pub fn render_rbldnsd_ip6(listed: &[Listed], options: &ExportOptions, now: i64) -> String {
+    let entries: Vec<&Listed> = listed
+        .iter()
+        .filter(|entry| entry.network.addr().is_ipv6())
+        .collect();
+    let mut out = header("ip6trie", "IPv6 /64 networks", entries.len(), options, now);
     out.push_str("# RFC 5782 test entry; the loopback address itself stays unlisted.\n");
     out.push_str("::ffff:7f00:2/128\n");
-    for (prefix, (families, last_seen)) in networks {
-        let network = format!("{}/64", Ipv6Addr::from(u128::from(prefix) << 64));
-        let families: Vec<String> = families.into_iter().collect();
-        push_entry(&mut out, &network, &families, last_seen, options);
+    for entry in entries {
+        push_entry(&mut out, entry, options);
     }
     out
-}
-
-/// Merges the IPv6 entries per /64: the families of all hosts, and the
-/// latest last-seen time.
-fn group_by_64(entries: &[Entry<'_>]) -> BTreeMap<u64, (BTreeSet<String>, i64)> {
-    let mut networks: BTreeMap<u64, (BTreeSet<String>, i64)> = BTreeMap::new();
-    for entry in entries {
-        let IpAddr::V6(v6) = entry.ip else {
-            continue;
-        };
-        // The upper 64 bits of the address are the /64 prefix.
-        let prefix = (u128::from(v6) >> 64) as u64;
-        let (families, last_seen) = networks
-            .entry(prefix)
-            .or_insert((BTreeSet::new(), i64::MIN));
-        families.extend(entry.listing.families.iter().cloned());
-        *last_seen = (*last_seen).max(entry.listing.last_seen);
-    }
-    networks
 }
 
 fn header(
@@ -110,94 +90,75 @@ fn header(
         "# wormsign blocklist: {description} seen sending worm mail.\n\
          # Generated {generated}; entries: {count}.\n\
          # rbldnsd {kind} data set; serve it with the other address family's file:\n\
-         #   rbldnsd ... bl.example.org:ip4set:FILE bl.example.org:ip6trie:FILE6\n\
-         $TTL {ttl}\n\
-         :{a}:{txt}\n",
+         #   rbldnsd ... bl.example.org:{ip4_kind}:FILE bl.example.org:ip6trie:FILE6\n",
         generated = rfc3339(now),
-        ttl = options.rbldnsd_ttl,
-        a = options.rbldnsd_a_value,
-        txt = without_controls(&options.rbldnsd_txt_template),
+        ip4_kind = if options.ip4tset { "ip4tset" } else { "ip4set" },
+    );
+    if let Some(first) = options.nameservers.first() {
+        let _ = writeln!(
+            out,
+            "$SOA {ttl} {first} {hostmaster} {serial} {refresh} {retry} {expire} {minimum}",
+            ttl = options.ttl,
+            hostmaster = options.hostmaster(),
+            serial = options.serial(now),
+            refresh = options.refresh,
+            retry = options.retry,
+            expire = options.expire,
+            minimum = options.minimum,
+        );
+        let _ = writeln!(out, "$NS {} {}", options.ttl, options.nameservers.join(" "));
+    }
+    let _ = write!(
+        out,
+        "$TTL {ttl}\n:{a}:{txt}\n",
+        ttl = options.ttl,
+        a = options.return_code,
+        txt = options.txt_template,
     );
     out
 }
 
-/// Appends one entry line, with its own TXT if details are enabled.
-fn push_entry(
-    out: &mut String,
-    entry: &str,
-    families: &[String],
-    last_seen: i64,
-    options: &ExportOptions,
-) {
-    out.push_str(entry);
-    if options.rbldnsd_entry_details {
-        let details = details(families, last_seen);
-        // `:A:TXT` form, so a TXT starting with `:` or `=` is not misread.
-        let _ = write!(
-            out,
-            " :{}:{} ({})",
-            options.rbldnsd_a_value,
-            without_controls(&options.rbldnsd_txt_template),
-            details
-        );
+/// Appends one entry line, with its own `:A:TXT` value when it differs from
+/// the default line. The `:A:TXT` form keeps a TXT that starts with `:` or
+/// `=` from being misread.
+fn push_entry(out: &mut String, entry: &Listed, options: &ExportOptions) {
+    out.push_str(&network_text(entry));
+    if entry.return_code != options.return_code || entry.txt != options.txt_template {
+        let _ = write!(out, " :{}:{}", entry.return_code, entry.txt);
     }
     out.push('\n');
 }
 
-/// Returns `Sober, Mydoom; last seen 2024-05-01`, with `$` doubled so
-/// rbldnsd prints it literally, shortened to [`MAX_DETAILS`] bytes.
-fn details(families: &[String], last_seen: i64) -> String {
-    let date: String = rfc3339(last_seen).chars().take(10).collect();
-    let families = families.join(", ");
-    let mut text = without_controls(&format!("{families}; last seen {date}")).replace('$', "$$");
-    if text.len() > MAX_DETAILS {
-        let mut end = MAX_DETAILS;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        // Do not leave half of a `$$` pair at the end.
-        if text.ends_with('$') && text.chars().rev().take_while(|c| *c == '$').count() % 2 == 1 {
-            text.pop();
-        }
-    }
-    text
-}
-
-/// Replaces control characters, which would break the line-based format,
-/// with spaces.
-fn without_controls(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::tests::sample_listings;
+    use super::super::tests::{sample_listings, sample_listings_with, sample_policy};
     use super::super::{ExportOptions, Format, render};
     use super::*;
+    use crate::listing::{Policy, ReturnCodeRule};
 
     /// 2024-05-02T00:00:00Z
     const NOW: i64 = 1_714_608_000;
 
-    fn lines(text: &str) -> Vec<&str> {
-        text.lines().collect()
+    fn body(text: &str) -> Vec<&str> {
+        text.lines().filter(|line| !line.starts_with('#')).collect()
     }
 
     #[test]
     fn ip4set_matches_expected_text() {
-        let options = ExportOptions {
-            rbldnsd_entry_details: false,
-            ..ExportOptions::default()
+        let policy = Policy {
+            txt_details: false,
+            ..sample_policy()
         };
-        let out = render(Format::Rbldnsd, &sample_listings(), &options, NOW);
-        let body: Vec<&str> = lines(&out)
-            .into_iter()
-            .filter(|line| !line.starts_with('#'))
-            .collect();
+        let options = ExportOptions::for_policy(&policy);
+        let out = render(
+            Format::Rbldnsd,
+            &sample_listings_with(&policy),
+            &options,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(
-            body,
+            body(&out),
             [
                 "$TTL 2100",
                 ":127.0.0.2:Listed by wormsign: worm mail seen from $",
@@ -214,13 +175,9 @@ mod tests {
 
     #[test]
     fn ip4set_has_test_entry_not_loopback_one() {
-        let out = render(
-            Format::Rbldnsd,
-            &sample_listings(),
-            &ExportOptions::default(),
-            NOW,
-        );
-        assert!(lines(&out).contains(&"127.0.0.2"), "{out}");
+        let options = ExportOptions::for_policy(&sample_policy());
+        let out = render(Format::Rbldnsd, &sample_listings(), &options, NOW).unwrap();
+        assert!(body(&out).contains(&"127.0.0.2"), "{out}");
         assert!(!out.contains("127.0.0.1"), "{out}");
         assert!(!out.contains("10.1.2.3"), "{out}");
         assert!(!out.contains("2001:db8"), "{out}");
@@ -228,14 +185,10 @@ mod tests {
 
     #[test]
     fn ip4set_entry_details_name_families() {
-        let out = render(
-            Format::Rbldnsd,
-            &sample_listings(),
-            &ExportOptions::default(),
-            NOW,
-        );
+        let options = ExportOptions::for_policy(&sample_policy());
+        let out = render(Format::Rbldnsd, &sample_listings(), &options, NOW).unwrap();
         assert!(
-            lines(&out).contains(
+            body(&out).contains(
                 &"192.0.2.1 :127.0.0.2:Listed by wormsign: worm mail seen from $ \
                   (Sober; last seen 2024-05-01)"
             ),
@@ -244,56 +197,90 @@ mod tests {
     }
 
     #[test]
-    fn ip6trie_groups_by_64() {
-        let mut listings = sample_listings();
-        listings.push(Listing {
-            ip: "2001:db8::26".to_string(),
-            first_seen: 0,
-            last_seen: NOW,
-            count: 1,
-            families: vec!["Mydoom".to_string()],
-            variants: Vec::new(),
-        });
-        let out = render_rbldnsd_ip6(&listings, &ExportOptions::default(), NOW);
-        let body: Vec<&str> = lines(&out)
-            .into_iter()
-            .filter(|line| !line.starts_with('#'))
-            .collect();
+    fn ip4set_soa_ns_and_return_codes() {
+        let policy = Policy {
+            txt_details: false,
+            return_codes: vec![ReturnCodeRule {
+                family: Some("Sober,\"X\"".to_string()),
+                confidence: None,
+                code: "127.0.0.4".parse().unwrap(),
+            }],
+            ..sample_policy()
+        };
+        let options = ExportOptions {
+            zone: Some("bl.example.org".to_string()),
+            nameservers: vec!["ns1.example.org".to_string(), "ns2.example.org".to_string()],
+            ..ExportOptions::for_policy(&policy)
+        };
+        let out = render(
+            Format::Rbldnsd,
+            &sample_listings_with(&policy),
+            &options,
+            NOW,
+        )
+        .unwrap();
+        let lines = body(&out);
         assert_eq!(
-            body,
+            lines[0],
+            "$SOA 2100 ns1.example.org hostmaster.bl.example.org 1714608000 3600 600 604800 300"
+        );
+        assert_eq!(lines[1], "$NS 2100 ns1.example.org ns2.example.org");
+        assert!(lines.contains(&"192.0.2.1"), "{out}");
+        assert!(
+            lines.contains(&"203.0.113.9 :127.0.0.4:Listed by wormsign: worm mail seen from $"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn ip4tset_has_bare_addresses() {
+        let options = ExportOptions {
+            ip4tset: true,
+            ..ExportOptions::for_policy(&sample_policy())
+        };
+        let out = render(Format::Rbldnsd, &sample_listings(), &options, NOW).unwrap();
+        assert_eq!(
+            body(&out),
+            [
+                "$TTL 2100",
+                ":127.0.0.2:Listed by wormsign: worm mail seen from $",
+                "127.0.0.2",
+                "192.0.2.1",
+                "203.0.113.9",
+            ]
+        );
+        assert!(out.contains("rbldnsd ip4tset data set"), "{out}");
+    }
+
+    #[test]
+    fn ip6trie_lists_networks() {
+        let options = ExportOptions::for_policy(&sample_policy());
+        let out = render_rbldnsd_ip6(&sample_listings(), &options, NOW);
+        assert_eq!(
+            body(&out),
             [
                 "$TTL 2100",
                 ":127.0.0.2:Listed by wormsign: worm mail seen from $",
                 "::ffff:7f00:2/128",
                 "2001:db8::/64 :127.0.0.2:Listed by wormsign: worm mail seen from $ \
-                 (Mydoom, Sober; last seen 2024-05-02)",
+                 (Sober; last seen 2024-05-01)",
             ]
         );
         assert!(!out.contains("7f00:1"), "{out}");
     }
 
     #[test]
-    fn details_escape_dollar_and_controls() {
-        let families = ["A$B\nC".to_string()];
-        assert_eq!(details(&families, 0), "A$$B C; last seen 1970-01-01");
-    }
-
-    #[test]
-    fn details_truncate_long_family_lists() {
-        let families: Vec<String> = (0..40).map(|n| format!("Family{n}$")).collect();
-        let text = details(&families, 0);
-        assert!(text.len() <= MAX_DETAILS, "{}", text.len());
-        let trailing_dollars = text.chars().rev().take_while(|c| *c == '$').count();
-        assert_eq!(trailing_dollars % 2, 0, "{text}");
-    }
-
-    #[test]
     fn template_controls_become_spaces() {
-        let options = ExportOptions {
-            rbldnsd_txt_template: "line\nbreak $".to_string(),
-            ..ExportOptions::default()
-        };
-        let out = render(Format::Rbldnsd, &[], &options, NOW);
-        assert!(lines(&out).contains(&":127.0.0.2:line break $"), "{out}");
+        let policy = Policy::from_raw(
+            crate::listing::RawListing {
+                txt_template: Some("line\nbreak $".to_string()),
+                ..Default::default()
+            },
+            &[],
+        )
+        .unwrap();
+        let options = ExportOptions::for_policy(&policy);
+        let out = render(Format::Rbldnsd, &[], &options, NOW).unwrap();
+        assert!(body(&out).contains(&":127.0.0.2:line break $"), "{out}");
     }
 }

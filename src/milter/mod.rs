@@ -180,7 +180,11 @@ pub async fn run(
         ..Default::default()
     };
     let callbacks = callbacks::callbacks(shared.clone());
+    let exporter = crate::export::spawn_periodic_export(&shared.config);
     let result = indymilter::run(listener, callbacks, config, shutdown).await;
+    if let Some(exporter) = exporter {
+        exporter.abort();
+    }
     let stats = &shared.stats;
     info!(
         messages = stats.messages.load(Ordering::Relaxed),

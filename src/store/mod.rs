@@ -6,6 +6,7 @@
 //! `PRAGMA user_version`. Sessions never touch SQLite themselves: they hand
 //! sightings to a [`SightingSender`] and one writer task commits them.
 
+mod delist;
 mod query;
 mod spool;
 mod writer;
@@ -17,7 +18,11 @@ use include_dir::{Dir, include_dir};
 use rusqlite::{Connection, OpenFlags, Transaction, params};
 use rusqlite_migration::Migrations;
 
-pub use query::{Listing, ListingQuery, listings, sighting_count, sightings};
+pub use delist::{Delisting, delist, delistings};
+pub use query::{
+    Listing, ListingQuery, MethodWeights, listing_key, listings, sighting_count, sightings,
+    sightings_since,
+};
 pub use spool::replay_spool;
 pub use writer::{SightingSender, WriterHandle, spawn_writer};
 
@@ -309,7 +314,7 @@ fn database_name(conn: &Connection) -> String {
 }
 
 /// Formats an error with all its sources, `outer: inner: root`, for logs.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
+pub(crate) struct ErrorChain<'a>(pub(crate) &'a dyn std::error::Error);
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -353,8 +358,8 @@ pub(crate) mod tests {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("wormsign.db");
         let conn = open(&path).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 1);
-        assert_eq!(schema_version_count(), 1);
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert_eq!(schema_version_count(), 2);
         let mode: String = conn
             .pragma_query_value(None, "journal_mode", |row| row.get(0))
             .unwrap();
@@ -363,7 +368,7 @@ pub(crate) mod tests {
 
         // Reopening an up-to-date database changes nothing.
         let conn = open(&path).unwrap();
-        assert_eq!(user_version(&conn).unwrap(), 1);
+        assert_eq!(user_version(&conn).unwrap(), 2);
         let tables: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \

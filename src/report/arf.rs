@@ -1,0 +1,264 @@
+//! One abuse report as an RFC 5965 message: `multipart/report;
+//! report-type=feedback-report` with three parts.
+//!
+//! 1. `text/plain`: what was seen (time, origin, family, rule of each
+//!    sighting) and how to clean up the host.
+//! 2. `message/feedback-report`: `Feedback-Type: virus`, `User-Agent`,
+//!    `Version: 1`, `Source-IP`, `Arrival-Date`, `Incidents`,
+//!    `Original-Mail-From`, and the extension fields `X-Wormsign-Rule` and
+//!    `X-Wormsign-Family` naming the rule and family of the attached
+//!    message.
+//! 3. `text/rfc822-headers`: the original header block of one sighting.
+//!
+//! Lines end in CRLF, as RFC 5322 requires.
+
+use std::fmt::Write as _;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc2822;
+
+use super::Report;
+
+/// Sightings listed one per line in the text part; the rest are counted.
+const MAX_LISTED_SIGHTINGS: usize = 50;
+
+/// Header settings of the report messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The `From` address, e.g. `abuse-reports@example.org`.
+    pub from: String,
+    /// The `To` address; `None` leaves the header out for the operator to
+    /// fill in.
+    // TODO: look up the network's abuse contact (RDAP or abuse-c in whois)
+    // so each report can be addressed on its own.
+    pub to: Option<String>,
+}
+
+/// Renders `report` as an RFC 5965 message created at `now` (Unix seconds).
+pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
+    let representative = report.representative();
+    let families = families(report);
+    // The attached headers come from the sender, so the boundary is
+    // lengthened until no part contains it.
+    let headers = representative.headers.as_deref().unwrap_or("");
+    let human = human_text(report, &families);
+    let mut boundary = format!(
+        "=_wormsign_{now}_{}",
+        report.file_name().trim_end_matches(".eml")
+    );
+    while headers.contains(&boundary) || human.contains(&boundary) {
+        boundary.push('_');
+    }
+    let mut out = String::new();
+    let mut line = |text: &str| {
+        out.push_str(text);
+        out.push_str("\r\n");
+    };
+    line(&format!("From: {}", one_line(&envelope.from)));
+    if let Some(to) = &envelope.to {
+        line(&format!("To: {}", one_line(to)));
+    }
+    line(&format!(
+        "Subject: Worm-infected host at {}: {} message(s) ({})",
+        report.network,
+        report.sightings.len(),
+        families
+    ));
+    line(&format!("Date: {}", rfc5322_date(now)));
+    line(&format!(
+        "Message-ID: <wormsign.arf.{now}.{}@wormsign.invalid>",
+        report.file_name().trim_end_matches(".eml")
+    ));
+    line("MIME-Version: 1.0");
+    line(&format!(
+        "Content-Type: multipart/report; report-type=feedback-report;\r\n\tboundary=\"{boundary}\""
+    ));
+    line("");
+    line("This is an abuse report in the Abuse Reporting Format (RFC 5965).");
+    line("");
+
+    line(&format!("--{boundary}"));
+    line("Content-Type: text/plain; charset=utf-8");
+    line("Content-Transfer-Encoding: 8bit");
+    line("");
+    for text in human.lines() {
+        line(text);
+    }
+    line("");
+
+    line(&format!("--{boundary}"));
+    line("Content-Type: message/feedback-report");
+    line("");
+    line("Feedback-Type: virus");
+    line(&format!(
+        "User-Agent: wormsign/{}",
+        env!("CARGO_PKG_VERSION")
+    ));
+    line("Version: 1");
+    line(&format!(
+        "Source-IP: {}",
+        one_line(&representative.origin_ip)
+    ));
+    line(&format!(
+        "Arrival-Date: {}",
+        rfc5322_date(representative.seen_at)
+    ));
+    line(&format!("Incidents: {}", report.sightings.len()));
+    if let Some(from) = &representative.envelope_from {
+        line(&format!("Original-Mail-From: <{}>", one_line(from)));
+    }
+    line(&format!(
+        "X-Wormsign-Rule: {}",
+        one_line(&representative.rule)
+    ));
+    line(&format!(
+        "X-Wormsign-Family: {}",
+        one_line(&representative.family)
+    ));
+    line("");
+
+    line(&format!("--{boundary}"));
+    line("Content-Type: text/rfc822-headers");
+    line("");
+    for text in headers.lines() {
+        line(text);
+    }
+    line("");
+    line(&format!("--{boundary}--"));
+    out
+}
+
+fn human_text(report: &Report, families: &str) -> String {
+    let first = report.sightings.first().map_or(0, |s| s.seen_at);
+    let last = report.sightings.last().map_or(0, |s| s.seen_at);
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "wormsign, a mail filter that detects mass-mailing worms, received {count} \
+         message(s) infected with {families} from {network} between {first} and {last}.",
+        count = report.sightings.len(),
+        network = report.network,
+        first = rfc5322_date(first),
+        last = rfc5322_date(last),
+    );
+    text.push('\n');
+    text.push_str(
+        "Time (UTC)                 Origin IP        Family/variant  Rule (origin found via)\n",
+    );
+    for sighting in report.sightings.iter().take(MAX_LISTED_SIGHTINGS) {
+        let family = match &sighting.variant {
+            Some(variant) => format!("{}.{variant}", sighting.family),
+            None => sighting.family.clone(),
+        };
+        let _ = writeln!(
+            text,
+            "{:<26} {:<16} {:<15} {} ({})",
+            rfc5322_date(sighting.seen_at),
+            one_line(&sighting.origin_ip),
+            one_line(&family),
+            one_line(&sighting.rule),
+            one_line(&sighting.origin_method),
+        );
+    }
+    if report.sightings.len() > MAX_LISTED_SIGHTINGS {
+        let _ = writeln!(
+            text,
+            "... and {} more.",
+            report.sightings.len() - MAX_LISTED_SIGHTINGS
+        );
+    }
+    text.push_str(
+        "\nThe origin is the host that handed each message to the first mail server we \
+         trust, so it is very likely a PC infected with a mass-mailing worm that sends \
+         these messages on its own.\n\
+         \n\
+         To clean it up: disconnect the PC from the network, scan it with a current \
+         virus scanner started from clean boot media (or reinstall it), change the \
+         passwords used on it, and let it send mail only through your mail relays \
+         (block outgoing port 25 from customer networks).\n\
+         \n\
+         The original headers of one of these messages are attached.\n",
+    );
+    text
+}
+
+/// Returns the distinct families of the report, sorted and joined.
+fn families(report: &Report) -> String {
+    let mut names: Vec<&str> = report.sightings.iter().map(|s| s.family.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    one_line(&names.join(", "))
+}
+
+/// Formats Unix seconds as an RFC 5322 date, `Thu, 02 May 2024 00:00:00 +0000`.
+fn rfc5322_date(unix_seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|time| time.format(&Rfc2822).ok())
+        .unwrap_or_else(|| "Thu, 01 Jan 1970 00:00:00 +0000".to_string())
+}
+
+/// Replaces control characters (CR and LF among them), which could end a
+/// header field early, with spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::sample;
+
+    #[test]
+    fn arf_fields_and_parts() {
+        let mut forged = sample("192.0.2.1", 1_714_608_000, "Sober", "Q1");
+        forged.rule = "Sober\r\nBcc: victim@example.org".to_string();
+        let report = Report {
+            network: "192.0.2.1/32".parse().unwrap(),
+            sightings: vec![forged],
+        };
+        let envelope = Envelope {
+            from: "abuse-reports@example.org".to_string(),
+            to: Some("abuse@example.net".to_string()),
+        };
+        let text = render(&report, &envelope, 1_714_608_100);
+        assert!(text.contains("Feedback-Type: virus\r\n"), "{text}");
+        assert!(text.contains("Source-IP: 192.0.2.1\r\n"), "{text}");
+        assert!(
+            text.contains("Arrival-Date: Thu, 02 May 2024 00:00:00 +0000\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Content-Type: text/rfc822-headers\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("Subject: Ihr Passwort\r\n"), "{text}");
+        assert!(
+            text.contains("X-Wormsign-Rule: Sober  Bcc: victim@example.org\r\n"),
+            "a CRLF in the rule must not start a new header: {text}"
+        );
+        assert!(!text.contains("\r\nBcc:"), "{text}");
+    }
+
+    #[test]
+    fn arf_boundary_avoids_header_text() {
+        let mut sighting = sample("192.0.2.1", 0, "Sober", "Q1");
+        sighting.headers = Some("X-Trap: --=_wormsign_5_arf-192.0.2.1_32\r\n".to_string());
+        let report = Report {
+            network: "192.0.2.1/32".parse().unwrap(),
+            sightings: vec![sighting],
+        };
+        let envelope = Envelope {
+            from: "a@example.org".to_string(),
+            to: None,
+        };
+        let text = render(&report, &envelope, 5);
+        assert!(
+            text.contains("boundary=\"=_wormsign_5_arf-192.0.2.1_32_\""),
+            "{text}"
+        );
+        assert!(!text.contains("\r\nTo:"), "{text}");
+    }
+}
