@@ -61,6 +61,20 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
         .filter(|host| is_known_name(host))
         .map(str::to_owned);
 
+    // Exim 3 writes `rdns (helo) [ip]`: the literal after the comment is
+    // the address it recorded, and the one-word comment is the client's
+    // HELO argument even when that argument is an address.
+    if let Some((ip, true)) = late_literal
+        && let [Item::Group { tokens }, Item::Literal(_), ..] = rest
+        && let Some(helo) = single_word(tokens)
+    {
+        return Some(Client {
+            ip,
+            rdns: name_host,
+            helo: Some(helo),
+            ident: None,
+        });
+    }
     if let Some((comment, ip)) = comments.iter().find_map(|c| c.ip.map(|ip| (c, ip))) {
         let client = client_from_comment(ip, comment, &name, name_host, mta, explicit_helo);
         return Some(client);
@@ -101,6 +115,15 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
         helo: explicit_helo.unwrap_or(default_helo),
         ident: comments.iter().find_map(|c| c.ident).map(str::to_owned),
     })
+}
+
+/// Returns the text of a comment made of one word or literal.
+fn single_word(tokens: &[Token<'_>]) -> Option<String> {
+    match tokens {
+        [Token::Word(word) | Token::Name(word)] => Some((*word).to_owned()),
+        [Token::Literal(literal)] => Some(format!("[{literal}]")),
+        _ => None,
+    }
 }
 
 /// Builds the client from the comment that recorded its address.
@@ -298,6 +321,9 @@ fn read_comment_word<'a>(comment: &mut Comment<'a>, word: &'a str) {
     } else if word.eq_ignore_ascii_case("verified") {
         comment.verified = true;
     } else if comment.ip.is_none()
+        // Words after a HELO verb belong to the client's argument, as in
+        // `(HELO x 192.0.2.1)` from an MTA that keeps spaces in it.
+        && comment.helo.is_none()
         && let Some((ip, ident, form)) = parse_bare_address(word)
     {
         comment.ip = Some(ip);
