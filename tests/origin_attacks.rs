@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use wormsign::origin::parse_received;
+use wormsign::origin::{Origin, OriginMethod, bounce, parse_received};
 
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
@@ -49,4 +49,57 @@ fn address_after_helo_verb_never_relay() {
     let header = "from dsl.example.net (HELO x 198.51.100.9) (203.0.113.66) by mx.example.org with SMTP; Mon, 1 Jan 2024 10:00:00 +0000";
     let hop = parse_received(header).expect("no hop");
     assert_eq!(hop.ip, Some(ip("203.0.113.66")));
+}
+
+/// Builds a DSN sent by `bouncer_ip` that carries `original` as
+/// `message/rfc822` in its second part.
+fn dsn(bouncer_ip: &str, original: &str) -> String {
+    format!(
+        "Received: from mx.bouncer.example (mx.bouncer.example [{bouncer_ip}]) by mx.example.org (Postfix) with ESMTP id 3C; Tue, 22 Nov 2005 10:05:00 +0000\r\n\
+         From: MAILER-DAEMON@bouncer.example\r\n\
+         Subject: Undelivered Mail Returned to Sender\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B{bouncer_ip}\"\r\n\
+         \r\n\
+         --B{bouncer_ip}\r\n\
+         Content-Type: text/plain\r\n\
+         \r\n\
+         Your message could not be delivered.\r\n\
+         --B{bouncer_ip}\r\n\
+         Content-Type: message/rfc822\r\n\
+         \r\n\
+         {original}\r\n\
+         --B{bouncer_ip}--\r\n"
+    )
+}
+
+/// The worm's own message: sent from 203.0.113.7 to the first bouncer.
+const WORM_ORIGINAL: &str = "Received: from infected-pc (dsl-7.example.net [203.0.113.7]) by mx.bouncer1.example (Postfix) with SMTP id 1A; Tue, 22 Nov 2005 10:00:00 +0000\r\n\
+     From: victim@example.org\r\n\
+     Subject: Ihr Passwort\r\n\
+     \r\n\
+     worm body\r\n";
+
+fn connect_origin(text: &str) -> Option<Origin> {
+    Some(Origin {
+        ip: ip(text),
+        method: OriginMethod::Connect,
+        hop: None,
+        relay: None,
+    })
+}
+
+/// A bounce of a bounce: the first bouncer (192.0.2.41) sent the DSN that
+/// the second one bounced. The origin is the worm's sender, not the
+/// innocent first bouncer.
+#[test]
+fn nested_bounce_names_innermost_sender() {
+    let inner = dsn("192.0.2.41", WORM_ORIGINAL);
+    let raw = dsn("192.0.2.42", &inner);
+
+    let mut origin = connect_origin("192.0.2.42");
+    bounce::apply(&mut origin, Some("2.2"), raw.as_bytes());
+    let origin = origin.expect("no origin");
+    assert_eq!(origin.ip, ip("203.0.113.7"));
+    assert_eq!(origin.method, OriginMethod::Bounce);
 }
