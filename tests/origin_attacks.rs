@@ -103,3 +103,41 @@ fn nested_bounce_names_innermost_sender() {
     assert_eq!(origin.ip, ip("203.0.113.7"));
     assert_eq!(origin.method, OriginMethod::Bounce);
 }
+
+/// An infected host that wraps the worm in a DSN of its own, whose
+/// "original" names an innocent host, gets that host listed and hides
+/// itself. Anyone can send a message that looks like a bounce, and the
+/// bounce module documents that it trusts the embedded chain.
+#[test]
+#[ignore = "design: a forged DSN replaces the connect origin; needs a policy decision"]
+fn forged_dsn_keeps_sender_origin() {
+    let forged = "Received: from innocent.example (innocent.example [198.51.100.9]) by mx.bouncer.example (Postfix) with SMTP id 1A; Tue, 22 Nov 2005 10:00:00 +0000\r\n\
+         From: victim@example.org\r\n\
+         Subject: Ihr Passwort\r\n\
+         \r\n\
+         worm body\r\n";
+    let raw = dsn("203.0.113.66", forged);
+
+    let mut origin = connect_origin("203.0.113.66");
+    bounce::apply(&mut origin, Some("2"), raw.as_bytes());
+    assert_eq!(origin.map(|o| o.ip), Some(ip("203.0.113.66")));
+}
+
+/// A genuine bounce from a site whose own relays use public addresses:
+/// with inferred trust the site's front MX, which relayed the original
+/// internally, becomes the origin instead of the worm's sender.
+#[test]
+#[ignore = "design: the bouncing site's chain is walked with inferred trust"]
+fn bounce_with_public_internal_relay_names_sender() {
+    let original = "Received: from mx1.victim.example (mx1.victim.example [192.0.2.30]) by store.victim.example (Postfix) with ESMTP id 9Z; Tue, 22 Nov 2005 10:00:05 +0000\r\n\
+         Received: from infected-pc (dsl-7.example.net [203.0.113.7]) by mx1.victim.example (Postfix) with SMTP id 1A; Tue, 22 Nov 2005 10:00:00 +0000\r\n\
+         From: victim@example.org\r\n\
+         Subject: Ihr Passwort\r\n\
+         \r\n\
+         worm body\r\n";
+    let raw = dsn("192.0.2.30", original);
+
+    let mut origin = connect_origin("192.0.2.30");
+    bounce::apply(&mut origin, Some("2"), raw.as_bytes());
+    assert_eq!(origin.map(|o| o.ip), Some(ip("203.0.113.7")));
+}
