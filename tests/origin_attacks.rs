@@ -3,7 +3,12 @@
 //! infected one, or stall the parser. Each test carries a minimal input in
 //! documentation address ranges and is named after the behaviour it pins.
 
+mod common;
+
 use std::net::IpAddr;
+use std::time::Duration;
+
+use common::{DOMAIN, Postfix, Sendmail, SmtpOptions, smtp_send_with};
 
 use wormsign::origin::{Origin, OriginMethod, bounce, parse_received};
 
@@ -140,4 +145,68 @@ fn bounce_with_public_internal_relay_names_sender() {
     let mut origin = connect_origin("192.0.2.30");
     bounce::apply(&mut origin, Some("2"), raw.as_bytes());
     assert_eq!(origin.map(|o| o.ip), Some(ip("203.0.113.7")));
+}
+
+/// EHLO arguments that try to put an address or authentication evidence
+/// where a parser might read it as the relay's.
+const HOSTILE_HELOS: [&str; 8] = [
+    "x (y [198.51.100.9])",
+    "(y [198.51.100.9])",
+    "x [198.51.100.9]",
+    "[198.51.100.9]",
+    "198.51.100.9",
+    "[IPv6:::ffff:198.51.100.9]",
+    "x)(authenticated",
+    "x (authenticated bits=0)",
+];
+
+/// Sends one message per hostile EHLO to a real MTA on `port` and checks
+/// that the Received header the MTA wrote names the real client, 127.0.0.1,
+/// as an unauthenticated relay. An EHLO the MTA rejects is fine.
+fn check_hostile_helos(port: u16, wait: impl Fn(usize) -> Vec<Vec<u8>>) {
+    let recipient = format!("alice@{DOMAIN}");
+    let mut accepted = Vec::new();
+    for helo in HOSTILE_HELOS {
+        let options = SmtpOptions { helo, auth: None };
+        let data = format!("Subject: helo {helo}\nFrom: bob@example.org\n\nbody\n");
+        if smtp_send_with(
+            port,
+            &options,
+            "bob@example.org",
+            &[&recipient],
+            data.as_bytes(),
+        )
+        .is_ok()
+        {
+            accepted.push(helo);
+        }
+    }
+    assert!(!accepted.is_empty(), "the MTA rejected every hostile EHLO");
+    let delivered = wait(accepted.len());
+    assert_eq!(delivered.len(), accepted.len(), "accepted: {accepted:?}");
+    for raw in &delivered {
+        let received = wormsign::origin::headers::received(raw);
+        let newest = received.first().expect("no Received header");
+        let hop = parse_received(newest).unwrap_or_else(|| panic!("no hop in {newest}"));
+        assert_eq!(hop.ip, Some(ip("127.0.0.1")), "{newest}");
+        assert!(!hop.authenticated, "{newest}");
+    }
+}
+
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[test]
+fn postfix_hostile_helo_never_relay() {
+    let postfix = Postfix::start(None);
+    check_hostile_helos(postfix.port(), |count| {
+        postfix.wait_for_messages("alice", count, DELIVERY_TIMEOUT)
+    });
+}
+
+#[test]
+fn sendmail_hostile_helo_never_relay() {
+    let sendmail = Sendmail::start(None);
+    check_hostile_helos(sendmail.port(), |count| {
+        sendmail.wait_for_messages("alice", count, DELIVERY_TIMEOUT)
+    });
 }
