@@ -210,3 +210,13 @@ fn sendmail_hostile_helo_never_relay() {
         sendmail.wait_for_messages("alice", count, DELIVERY_TIMEOUT)
     });
 }
+
+/// CommuniGate names the authenticated account in the comment; an account
+/// name ending in an address must not replace the address it recorded.
+#[test]
+fn account_name_never_relay() {
+    let header = "from [203.0.113.66] (account joe@198.51.100.9 HELO x) by mx.example.org (CommuniGate Pro SMTP 6.0) with ESMTPA id 1; Mon, 1 Jan 2024 10:00:00 +0000";
+    let hop = parse_received(header).expect("no hop");
+    assert_eq!(hop.ip, Some(ip("203.0.113.66")));
+    assert!(hop.authenticated);
+}

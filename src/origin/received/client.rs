@@ -290,6 +290,13 @@ fn read_comment<'a>(tokens: &[Token<'a>]) -> Comment<'a> {
                     // Exim's `helo=[192.0.2.1]`.
                     comment.helo = Some(Some(format!("[{literal}]")));
                     index += 1;
+                } else if word.eq_ignore_ascii_case("account")
+                    && let Some(Token::Word(user)) = tokens.get(index)
+                {
+                    // CommuniGate's `(account user HELO x)`: the account
+                    // name is the user's, even when it ends in `@address`.
+                    comment.words.extend([word, *user]);
+                    index += 1;
                 } else {
                     read_comment_word(&mut comment, word);
                 }
