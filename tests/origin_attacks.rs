@@ -243,3 +243,25 @@ fn lan_pc_forged_header_never_listed() {
     let origin = find_origin(&input, &TrustSettings::default());
     assert_ne!(origin.map(|o| o.ip), Some(ip("198.51.100.9")));
 }
+
+/// A front MX inside the configured trusted networks that relays to the
+/// wormsign host with SMTP AUTH is taken as the origin, because the trust
+/// walk documents every authenticated relay as the submitter. The site's
+/// own relay is then listed and the worm's sender below it is hidden.
+#[test]
+#[ignore = "design: every authenticated relay ends the walk, trusted relays too"]
+fn trusted_relay_with_smtp_auth_never_origin() {
+    let received = [
+        "from mx1.example.org (mx1.example.org [10.0.0.5]) by filter.example.org (Postfix) with ESMTPSA id 2B; Mon, 1 Jan 2024 10:00:01 +0000".to_owned(),
+        "from infected-pc (dsl-7.example.net [203.0.113.7]) by mx1.example.org (Postfix) with SMTP id 1A; Mon, 1 Jan 2024 10:00:00 +0000".to_owned(),
+    ];
+    let input = TrustInput {
+        client_ip: Some(ip("10.0.0.5")),
+        client_authenticated: true,
+        received: &received,
+        ..TrustInput::default()
+    };
+    let settings = TrustSettings::parse(Some(&["10.0.0.0/24"]), None, None).unwrap();
+    let origin = find_origin(&input, &settings);
+    assert_eq!(origin.map(|o| o.ip), Some(ip("203.0.113.7")));
+}
