@@ -265,3 +265,18 @@ fn trusted_relay_with_smtp_auth_never_origin() {
     let origin = find_origin(&input, &settings);
     assert_eq!(origin.map(|o| o.ip), Some(ip("203.0.113.7")));
 }
+
+/// Exim writes the ident (RFC 1413) answer, which the client's own identd
+/// chooses, after the HELO name; an address in it must not replace the
+/// literal Exim recorded after `from`.
+#[test]
+fn exim_ident_address_never_relay() {
+    let headers = [
+        "from [203.0.113.66]:4321 (helo=x ident=y [198.51.100.9]) by mx.example.org with esmtp (Exim 4.96) id 1abc-01; Mon, 1 Jan 2024 10:00:00 +0000",
+        "from [203.0.113.66]:4321 (ident=y 198.51.100.9) by mx.example.org with esmtp (Exim 4.96) id 1abc-02; Mon, 1 Jan 2024 10:00:00 +0000",
+    ];
+    for header in headers {
+        let hop = parse_received(header).expect(header);
+        assert_eq!(hop.ip, Some(ip("203.0.113.66")), "{header}");
+    }
+}

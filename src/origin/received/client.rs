@@ -302,7 +302,12 @@ fn read_comment<'a>(tokens: &[Token<'a>]) -> Comment<'a> {
                 }
             }
             Token::Literal(literal) => {
+                // Exim writes the client's HELO and ident after the
+                // address, so a literal after them is part of their text,
+                // as in `(helo=x ident=y [192.0.2.1])` from a hostile identd.
                 if comment.ip.is_none()
+                    && comment.helo.is_none()
+                    && comment.ident.is_none()
                     && let Some(ip) = parse_literal_ip(literal)
                 {
                     comment.ip = Some(ip);
@@ -328,9 +333,10 @@ fn read_comment_word<'a>(comment: &mut Comment<'a>, word: &'a str) {
     } else if word.eq_ignore_ascii_case("verified") {
         comment.verified = true;
     } else if comment.ip.is_none()
-        // Words after a HELO verb belong to the client's argument, as in
-        // `(HELO x 192.0.2.1)` from an MTA that keeps spaces in it.
+        // Words after a HELO verb or an ident belong to the client's text,
+        // as in `(HELO x 192.0.2.1)` from an MTA that keeps spaces in it.
         && comment.helo.is_none()
+        && comment.ident.is_none()
         && let Some((ip, ident, form)) = parse_bare_address(word)
     {
         comment.ip = Some(ip);
