@@ -274,6 +274,8 @@ fn exim_ident_address_never_relay() {
     let headers = [
         "from [203.0.113.66]:4321 (helo=x ident=y [198.51.100.9]) by mx.example.org with esmtp (Exim 4.96) id 1abc-01; Mon, 1 Jan 2024 10:00:00 +0000",
         "from [203.0.113.66]:4321 (ident=y 198.51.100.9) by mx.example.org with esmtp (Exim 4.96) id 1abc-02; Mon, 1 Jan 2024 10:00:00 +0000",
+        "from [203.0.113.66]:4321 (helo=x ident=y) ([198.51.100.9]) by mx.example.org with esmtp (Exim 4.96) id 1abc-03; Mon, 1 Jan 2024 10:00:00 +0000",
+        "from [203.0.113.66]:4321 (helo=x ident=y) [198.51.100.9] (z) by mx.example.org with esmtp (Exim 4.96) id 1abc-04; Mon, 1 Jan 2024 10:00:00 +0000",
     ];
     for header in headers {
         let hop = parse_received(header).expect(header);

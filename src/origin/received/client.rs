@@ -46,7 +46,9 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
     for (index, item) in rest.iter().enumerate() {
         match item {
             Item::Group { tokens } => comments.push(read_comment(tokens)),
-            Item::Literal(literal) if late_literal.is_none() => {
+            Item::Literal(literal)
+                if late_literal.is_none() && !comments.iter().any(|c| c.ident_key) =>
+            {
                 late_literal = parse_literal_ip(literal).map(|ip| (ip, !comments.is_empty()));
             }
             Item::Word(word) if word.eq_ignore_ascii_case("claiming") => {
@@ -75,7 +77,14 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
             ident: None,
         });
     }
-    if let Some((comment, ip)) = comments.iter().find_map(|c| c.ip.map(|ip| (c, ip))) {
+    // Exim ends its comment with the ident answer, which the client's own
+    // identd chooses, so in `[ip]:port (helo=x ident=y) ([ip2])` the
+    // second comment is part of it.
+    let recorded = match comments.iter().position(|c| c.ident_key) {
+        Some(last) => &comments[..=last],
+        None => &comments[..],
+    };
+    if let Some((comment, ip)) = recorded.iter().find_map(|c| c.ip.map(|ip| (c, ip))) {
         let client = client_from_comment(ip, comment, &name, name_host, mta, explicit_helo);
         return Some(client);
     }
@@ -258,6 +267,8 @@ struct Comment<'a> {
     ident: Option<&'a str>,
     /// CommuniGate's `([ip] verified)`: the name matched DNS.
     verified: bool,
+    /// True when the comment holds Exim's `ident=`, which ends its text.
+    ident_key: bool,
     /// True when the bracketed address carries a port (`[ip:port]`).
     port: bool,
     /// Other top-level words.
@@ -330,6 +341,7 @@ fn read_comment_word<'a>(comment: &mut Comment<'a>, word: &'a str) {
         comment.helo = Some(Some(helo.to_owned()).filter(|h| !h.is_empty()));
     } else if let Some(ident) = strip_prefix_ignore_case(word, "ident=") {
         comment.ident = Some(ident).filter(|i| !i.is_empty());
+        comment.ident_key = true;
     } else if word.eq_ignore_ascii_case("verified") {
         comment.verified = true;
     } else if comment.ip.is_none()
