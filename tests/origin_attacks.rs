@@ -19,7 +19,7 @@ fn ip(text: &str) -> IpAddr {
 }
 
 /// 200,000 unclosed `<` used to rescan the rest of the value from each of
-/// them, which took minutes; the parse must finish and still find the relay.
+/// them, which took minutes. The parse must finish and still find the relay.
 #[test]
 fn unclosed_angle_brackets_parse_quickly() {
     let padding = "< ".repeat(200_000);

@@ -91,7 +91,7 @@ pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u
     }
     // A bounce of a bounce: the outer original's chain ends at the first
     // bouncing MTA, an innocent host. The worm's chain is in the innermost
-    // original that holds the match.
+    // original that contains the match.
     let mut embedded = embedded;
     for _ in 0..MAX_NESTED_BOUNCES {
         match embedded.nested() {

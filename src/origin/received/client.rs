@@ -77,7 +77,7 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
             ident: None,
         });
     }
-    // Exim ends its comment with the ident answer, which the client's own
+    // Exim ends its comment with the ident response, which the client's own
     // identd chooses, so in `[ip]:port (helo=x ident=y) ([ip2])` the
     // second comment is part of it.
     let recorded = match comments.iter().position(|c| c.ident_key) {
@@ -267,7 +267,7 @@ struct Comment<'a> {
     ident: Option<&'a str>,
     /// CommuniGate's `([ip] verified)`: the name matched DNS.
     verified: bool,
-    /// True when the comment holds Exim's `ident=`, which ends its text.
+    /// True when the comment contains Exim's `ident=`, which ends its text.
     ident_key: bool,
     /// True when the bracketed address carries a port (`[ip:port]`).
     port: bool,

@@ -116,8 +116,8 @@ struct AddressEnds {
     quote_unclosed: bool,
     /// For each position, where an angle address whose `<` sits just
     /// before it ends ([`NO_END`] when it never closes). Built on the first
-    /// unclosed `<`, since for `<` a failed scan says nothing as simple
-    /// about the later ones.
+    /// unclosed `<`, because for `<` a failed scan does not decide the
+    /// later ones.
     angle: Option<Vec<u32>>,
 }
 
@@ -149,11 +149,11 @@ impl AddressEnds {
     }
 }
 
-/// Runs the `<` case of [`address_end`] from every position at once, from
-/// the right: an unquoted scan from `p` ends after the first unquoted `>`,
-/// a `"` switches to the quoted scan, and in the quoted scan a `\` skips
-/// one byte and a `"` switches back. Only the quoted result one and two
-/// positions ahead is needed, so it is kept in two variables.
+/// Runs the `<` case of [`address_end`] from every position at once,
+/// right to left. An unquoted scan from `p` ends after the first unquoted
+/// `>`, and a `"` switches it to the quoted scan. In the quoted scan a `\`
+/// skips one byte and a `"` switches back. Only the quoted results one and
+/// two positions ahead are needed, so they are kept in two variables.
 fn angle_ends(bytes: &[u8]) -> Vec<u32> {
     let length = bytes.len();
     let mut unquoted = vec![NO_END; length + 1];
@@ -235,7 +235,7 @@ pub(super) fn date_start(tokens: &[Token<'_>]) -> usize {
 mod tests {
     use super::*;
 
-    /// Every string of up to `length` bytes over `alphabet`.
+    /// Returns every string of up to `length` bytes over `alphabet`.
     fn strings(alphabet: &[u8], length: usize) -> Vec<Vec<u8>> {
         let mut all = vec![Vec::new()];
         let mut last = vec![Vec::new()];
