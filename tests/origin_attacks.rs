@@ -282,3 +282,42 @@ fn exim_ident_address_never_relay() {
         assert_eq!(hop.ip, Some(ip("203.0.113.66")), "{header}");
     }
 }
+
+/// A user who forwards a worm mail as an attachment (`message/rfc822`) to
+/// the helpdesk is listed, because only bounces get the embedded
+/// original's chain. No origin would be better than the forwarder's.
+#[test]
+#[ignore = "design: a forwarded worm is not a bounce, so the forwarder is the origin"]
+fn forwarded_worm_never_lists_forwarder() {
+    let original = std::fs::read(common::repo_root().join("tests/fixtures/e2e/a-sober-y-fbi.eml"))
+        .expect("read the Sober fixture");
+    let mut raw = b"Received: from alice-pc (alice-pc.example.org [198.51.100.20]) by mx1.example.org (Postfix) with ESMTPSA id 7C1D; Tue, 22 Nov 2005 10:05:00 +0000\r\n\
+        From: alice@example.org\r\n\
+        Subject: Fwd: is this a virus?\r\n\
+        MIME-Version: 1.0\r\n\
+        Content-Type: multipart/mixed; boundary=\"F\"\r\n\
+        \r\n\
+        --F\r\n\
+        Content-Type: text/plain\r\n\
+        \r\n\
+        please check\r\n\
+        --F\r\n\
+        Content-Type: message/rfc822\r\n\
+        \r\n"
+        .to_vec();
+    raw.extend_from_slice(&original);
+    raw.extend_from_slice(b"\r\n--F--\r\n");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("forward.eml");
+    std::fs::write(&path, &raw).expect("write the message");
+
+    let output = std::process::Command::new(common::wormsign_bin())
+        .args(["scan", "--json"])
+        .arg(&path)
+        .output()
+        .expect("run wormsign scan");
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("scan prints JSON");
+    assert_eq!(report["verdict"], "infected", "{report}");
+    assert_ne!(report["origin"]["ip"], "198.51.100.20", "{report}");
+}
