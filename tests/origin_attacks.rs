@@ -321,3 +321,20 @@ fn forwarded_worm_never_lists_forwarder() {
     assert_eq!(report["verdict"], "infected", "{report}");
     assert_ne!(report["origin"]["ip"], "198.51.100.20", "{report}");
 }
+
+/// An ident response that spills `with POP3` or a `by` clause out of Exim's
+/// comment must not turn the hop into a mailbox fetch, which has no relay
+/// and would end the trust walk with the infected host hidden.
+#[test]
+fn exim_ident_keywords_keep_hop() {
+    let headers = [
+        "from [203.0.113.66]:4321 (helo=x ident=y) with POP3 (z) by mx.example.org with esmtp (Exim 4.96) id 1abc-05; Mon, 1 Jan 2024 10:00:00 +0000",
+        "from [203.0.113.66]:4321 (helo=x ident=y) by z with POP3 (z) by mx.example.org with esmtp (Exim 4.96) id 1abc-06; Mon, 1 Jan 2024 10:00:00 +0000",
+    ];
+    for header in headers {
+        let hop = parse_received(header).unwrap_or_else(|| panic!("no hop in {header}"));
+        assert_eq!(hop.ip, Some(ip("203.0.113.66")), "{header}");
+        assert_eq!(hop.with.as_deref(), Some("esmtp"), "{header}");
+        assert_eq!(hop.by.as_deref(), Some("mx.example.org"), "{header}");
+    }
+}
