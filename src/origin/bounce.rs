@@ -75,6 +75,8 @@ const MAX_NESTED_BOUNCES: usize = 4;
 
 // TODO: `wormsign export` has no flag to leave out `bounce` sightings yet,
 // although the store's listing query can exclude them by method.
+// TODO: a DSN forged by the infected host itself also replaces its connect
+// origin, with whatever address it wrote into the embedded chain.
 /// Replaces `origin` with the origin recorded in a bounce's embedded
 /// original when `matched_object` (the path of the match that decides the
 /// verdict) lies inside that original. An embedded chain with no untrusted
@@ -102,6 +104,8 @@ pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u
     *origin = embedded_origin(&embedded);
 }
 
+// TODO: a bouncing site whose own relays have public addresses gets its
+// front MX taken as the origin, because only private ranges are trusted.
 /// Walks the embedded original's chain with inferred trust.
 pub fn embedded_origin(embedded: &Embedded) -> Option<Origin> {
     let input = TrustInput {
