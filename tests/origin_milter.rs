@@ -168,3 +168,25 @@ async fn own_received_header_counted_once() {
     assert_eq!(sightings[0].origin_method, "received");
     assert_eq!(sightings[0].evidence["origin_hop"], 1);
 }
+
+/// Forty 60 KB Received headers full of unclosed `<` used to keep the
+/// analysis busy past the scan time limit; the verdict and the connect
+/// origin must come back as for any other infected message.
+#[tokio::test]
+async fn hostile_received_headers_keep_verdict() {
+    let harness = Harness::start().await;
+    let mut conn = harness.open().await;
+    conn.connect("dsl.example.net", ([203, 0, 113, 66], 40000))
+        .await
+        .unwrap();
+    let hostile = format!("from x (y [198.51.100.9]) {}by z", "< ".repeat(30_000));
+    let received = vec![hostile.as_str(); 40];
+    let verdict = send_eicar(&mut conn, &received).await;
+    assert!(verdict.ends_with("origin=203.0.113.66"), "{verdict}");
+    conn.close().await.unwrap();
+
+    let sightings = harness.stop().await;
+    assert_eq!(sightings.len(), 1);
+    assert_eq!(sightings[0].origin_ip, "203.0.113.66");
+    assert_eq!(sightings[0].origin_method, "connect");
+}

@@ -36,6 +36,9 @@ pub struct Embedded {
     pub paths: Vec<String>,
     /// The original's Received values, newest first, unfolded.
     pub received: Vec<String>,
+    /// The original as a whole message (`message/rfc822`), to look for a
+    /// bounce inside it; `None` for headers only.
+    message: Option<Vec<u8>>,
 }
 
 impl Embedded {
@@ -48,10 +51,32 @@ impl Embedded {
                     .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('!'))
         })
     }
+
+    /// Finds a bounce inside this original, with its paths made relative
+    /// to the whole message.
+    fn nested(&self) -> Option<Embedded> {
+        let parent = self.paths.first()?;
+        let mut inner = find_embedded(self.message.as_deref()?)?;
+        inner.paths = inner
+            .paths
+            .iter()
+            .map(|path| match path.as_str() {
+                "message" => parent.clone(),
+                _ => format!("{parent}.{path}"),
+            })
+            .collect();
+        Some(inner)
+    }
 }
+
+/// Bounces of bounces followed down to the worm's original; deeper
+/// nesting keeps the chain of the last one read.
+const MAX_NESTED_BOUNCES: usize = 4;
 
 // TODO: `wormsign export` has no flag to leave out `bounce` sightings yet,
 // although the store's listing query can exclude them by method.
+// TODO: a DSN forged by the infected host itself also replaces its connect
+// origin, with whatever address it wrote into the embedded chain.
 /// Replaces `origin` with the origin recorded in a bounce's embedded
 /// original when `matched_object` (the path of the match that decides the
 /// verdict) lies inside that original. An embedded chain with no untrusted
@@ -63,11 +88,24 @@ pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u
     let Some(embedded) = find_embedded(raw) else {
         return;
     };
-    if embedded.contains(object) {
-        *origin = embedded_origin(&embedded);
+    if !embedded.contains(object) {
+        return;
     }
+    // A bounce of a bounce: the outer original's chain ends at the first
+    // bouncing MTA, an innocent host. The worm's chain is in the innermost
+    // original that contains the match.
+    let mut embedded = embedded;
+    for _ in 0..MAX_NESTED_BOUNCES {
+        match embedded.nested() {
+            Some(inner) if inner.contains(object) => embedded = inner,
+            _ => break,
+        }
+    }
+    *origin = embedded_origin(&embedded);
 }
 
+// TODO: a bouncing site whose own relays have public addresses gets its
+// front MX taken as the origin, because only private ranges are trusted.
 /// Walks the embedded original's chain with inferred trust.
 pub fn embedded_origin(embedded: &Embedded) -> Option<Origin> {
     let input = TrustInput {
@@ -102,10 +140,10 @@ fn report_part(message: &Message<'_>, root: &MessagePart<'_>) -> Option<Embedded
             continue;
         };
         let path = (index + 1).to_string();
-        let block: Vec<u8> = match &part.body {
-            PartType::Message(original) => original.raw_message().to_vec(),
-            _ if is_type(part, "text", "rfc822-headers") => part.contents().to_vec(),
-            _ if is_type(part, "message", "rfc822") => part.contents().to_vec(),
+        let (block, message): (Vec<u8>, bool) = match &part.body {
+            PartType::Message(original) => (original.raw_message().to_vec(), true),
+            _ if is_type(part, "text", "rfc822-headers") => (part.contents().to_vec(), false),
+            _ if is_type(part, "message", "rfc822") => (part.contents().to_vec(), true),
             _ => continue,
         };
         let received = headers::received(&block);
@@ -115,6 +153,7 @@ fn report_part(message: &Message<'_>, root: &MessagePart<'_>) -> Option<Embedded
         return Some(Embedded {
             paths: vec![path],
             received,
+            message: message.then_some(block),
         });
     }
     None
@@ -133,7 +172,11 @@ fn quoted_headers(message: &Message<'_>, root: &MessagePart<'_>) -> Option<Embed
     };
     let block = quoted_block(text);
     let received = headers::received(block.as_bytes());
-    (!received.is_empty()).then_some(Embedded { paths, received })
+    (!received.is_empty()).then_some(Embedded {
+        paths,
+        received,
+        message: None,
+    })
 }
 
 /// Cuts `text` from its first line that starts with `Received:` to the end

@@ -71,8 +71,9 @@ pub fn parse_received(value: &str) -> Option<Hop> {
     let tokens = tokenize(value);
     let body = &tokens[..date_start(&tokens)];
     let clauses = split_clauses(body);
+    let host = host_clauses(&clauses);
 
-    let with = first_text(&clauses, Keyword::With);
+    let with = first_text(host, Keyword::With);
     if with.as_deref().is_some_and(is_mailbox_protocol) {
         return None;
     }
@@ -84,12 +85,12 @@ pub fn parse_received(value: &str) -> Option<Hop> {
         .unwrap_or(Mta::Other);
     let client = read_client(&from.items, mta)?;
 
-    let http = is_http(&clauses, with.as_deref());
-    let by = first_text(&clauses, Keyword::By);
+    let http = is_http(&clauses, host, with.as_deref());
+    let by = first_text(host, Keyword::By);
     let auth = find_auth(&clauses, with.as_deref(), http)
         .or_else(|| gmx_submission(by.as_deref(), with.as_deref()));
     let envfrom = find_envelope_from(&tokens, &clauses);
-    let id = first_text(&clauses, Keyword::Id).map(|id| trim_angle(&id).to_owned());
+    let id = first_text(host, Keyword::Id).map(|id| trim_angle(&id).to_owned());
 
     Some(Hop {
         ip: Some(client.ip),
@@ -239,6 +240,17 @@ fn split_clauses<'t, 'a>(tokens: &'t [Token<'a>]) -> Vec<Clause<'t, 'a>> {
     clauses
 }
 
+/// Returns the clauses from the last `by` on, or all clauses when there is
+/// no `by`. The receiving host writes them, while the from clause may end
+/// in text the client chose: an ident response such as `y) with POP3 (z`
+/// would otherwise open `with` and `by` clauses of its own.
+fn host_clauses<'c, 't, 'a>(clauses: &'c [Clause<'t, 'a>]) -> &'c [Clause<'t, 'a>] {
+    let last_by = clauses
+        .iter()
+        .rposition(|c| c.keyword == Keyword::By && !c.sender_chosen);
+    &clauses[last_by.unwrap_or(0)..]
+}
+
 /// Returns the first word or literal of the first clause with `keyword`,
 /// without trailing commas.
 fn first_text(clauses: &[Clause<'_, '_>], keyword: Keyword) -> Option<String> {
@@ -339,13 +351,13 @@ fn gmx_submission(by: Option<&str>, with: Option<&str>) -> Option<String> {
 }
 
 /// True for webmail hops: `with HTTP`, `via HTTP` or a `(via HTTP)` comment.
-fn is_http(clauses: &[Clause<'_, '_>], with: Option<&str>) -> bool {
+fn is_http(clauses: &[Clause<'_, '_>], host: &[Clause<'_, '_>], with: Option<&str>) -> bool {
     let is_http_word =
         |word: &str| word.eq_ignore_ascii_case("HTTP") || word.eq_ignore_ascii_case("HTTPS");
     if with.is_some_and(is_http_word) {
         return true;
     }
-    if first_text(clauses, Keyword::Via).is_some_and(|via| is_http_word(&via)) {
+    if first_text(host, Keyword::Via).is_some_and(|via| is_http_word(&via)) {
         return true;
     }
     groups(clauses).any(|tokens| {

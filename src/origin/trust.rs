@@ -276,6 +276,8 @@ impl<'s> Walk<'s> {
             }
             below_msa
         } else if relay.hop.authenticated {
+            // TODO: a relay in trusted_networks that relays with SMTP AUTH
+            // is taken as the origin too, which lists the site's own host.
             self.searching = false;
             !loopback
         } else {

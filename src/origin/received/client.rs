@@ -46,7 +46,9 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
     for (index, item) in rest.iter().enumerate() {
         match item {
             Item::Group { tokens } => comments.push(read_comment(tokens)),
-            Item::Literal(literal) if late_literal.is_none() => {
+            Item::Literal(literal)
+                if late_literal.is_none() && !comments.iter().any(|c| c.ident_key) =>
+            {
                 late_literal = parse_literal_ip(literal).map(|ip| (ip, !comments.is_empty()));
             }
             Item::Word(word) if word.eq_ignore_ascii_case("claiming") => {
@@ -61,7 +63,28 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
         .filter(|host| is_known_name(host))
         .map(str::to_owned);
 
-    if let Some((comment, ip)) = comments.iter().find_map(|c| c.ip.map(|ip| (c, ip))) {
+    // Exim 3 writes `rdns (helo) [ip]`: the literal after the comment is
+    // the address it recorded, and the one-word comment is the client's
+    // HELO argument even when that argument is an address.
+    if let Some((ip, true)) = late_literal
+        && let [Item::Group { tokens }, Item::Literal(_), ..] = rest
+        && let Some(helo) = single_word(tokens)
+    {
+        return Some(Client {
+            ip,
+            rdns: name_host,
+            helo: Some(helo),
+            ident: None,
+        });
+    }
+    // Exim ends its comment with the ident response, which the client's own
+    // identd chooses, so in `[ip]:port (helo=x ident=y) ([ip2])` the
+    // second comment is part of it.
+    let recorded = match comments.iter().position(|c| c.ident_key) {
+        Some(last) => &comments[..=last],
+        None => &comments[..],
+    };
+    if let Some((comment, ip)) = recorded.iter().find_map(|c| c.ip.map(|ip| (c, ip))) {
         let client = client_from_comment(ip, comment, &name, name_host, mta, explicit_helo);
         return Some(client);
     }
@@ -101,6 +124,15 @@ pub(super) fn read_client(items: &[Item<'_, '_>], mta: Mta) -> Option<Client> {
         helo: explicit_helo.unwrap_or(default_helo),
         ident: comments.iter().find_map(|c| c.ident).map(str::to_owned),
     })
+}
+
+/// Returns the text of a comment made of one word or literal.
+fn single_word(tokens: &[Token<'_>]) -> Option<String> {
+    match tokens {
+        [Token::Word(word) | Token::Name(word)] => Some((*word).to_owned()),
+        [Token::Literal(literal)] => Some(format!("[{literal}]")),
+        _ => None,
+    }
 }
 
 /// Builds the client from the comment that recorded its address.
@@ -235,6 +267,8 @@ struct Comment<'a> {
     ident: Option<&'a str>,
     /// CommuniGate's `([ip] verified)`: the name matched DNS.
     verified: bool,
+    /// True when the comment contains Exim's `ident=`, which ends its text.
+    ident_key: bool,
     /// True when the bracketed address carries a port (`[ip:port]`).
     port: bool,
     /// Other top-level words.
@@ -267,12 +301,24 @@ fn read_comment<'a>(tokens: &[Token<'a>]) -> Comment<'a> {
                     // Exim's `helo=[192.0.2.1]`.
                     comment.helo = Some(Some(format!("[{literal}]")));
                     index += 1;
+                } else if word.eq_ignore_ascii_case("account")
+                    && let Some(Token::Word(user)) = tokens.get(index)
+                {
+                    // CommuniGate's `(account user HELO x)`: the account
+                    // name is the user's, even when it ends in `@address`.
+                    comment.words.extend([word, *user]);
+                    index += 1;
                 } else {
                     read_comment_word(&mut comment, word);
                 }
             }
             Token::Literal(literal) => {
+                // Exim writes the client's HELO and ident after the
+                // address, so a literal after them is part of their text,
+                // as in `(helo=x ident=y [192.0.2.1])` from a hostile identd.
                 if comment.ip.is_none()
+                    && comment.helo.is_none()
+                    && comment.ident.is_none()
                     && let Some(ip) = parse_literal_ip(literal)
                 {
                     comment.ip = Some(ip);
@@ -295,9 +341,14 @@ fn read_comment_word<'a>(comment: &mut Comment<'a>, word: &'a str) {
         comment.helo = Some(Some(helo.to_owned()).filter(|h| !h.is_empty()));
     } else if let Some(ident) = strip_prefix_ignore_case(word, "ident=") {
         comment.ident = Some(ident).filter(|i| !i.is_empty());
+        comment.ident_key = true;
     } else if word.eq_ignore_ascii_case("verified") {
         comment.verified = true;
     } else if comment.ip.is_none()
+        // Words after a HELO verb or an ident belong to the client's text,
+        // as in `(HELO x 192.0.2.1)` from an MTA that keeps spaces in it.
+        && comment.helo.is_none()
+        && comment.ident.is_none()
         && let Some((ip, ident, form)) = parse_bare_address(word)
     {
         comment.ip = Some(ip);
