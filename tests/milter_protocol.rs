@@ -329,7 +329,7 @@ async fn body_past_limit_is_skipped_and_truncated() {
 
 #[tokio::test]
 async fn authenticated_client_is_origin() {
-    let mut harness = Harness::start("trusted_networks = [\"198.51.100.0/24\"]").await;
+    let mut harness = Harness::start("trusted_networks = [\"192.0.2.0/24\"]").await;
     let mut conn = TestConnection::configure()
         .open_unix(&harness.socket)
         .await

@@ -245,11 +245,9 @@ fn lan_pc_forged_header_never_listed() {
 }
 
 /// A front MX inside the configured trusted networks that relays to the
-/// wormsign host with SMTP AUTH is taken as the origin, because the trust
-/// walk documents every authenticated relay as the submitter. The site's
-/// own relay is then listed and the worm's sender below it is hidden.
+/// wormsign host with SMTP AUTH is a trusted relay: it is never the origin,
+/// and the walk reads its header to find the worm's sender below it.
 #[test]
-#[ignore = "design: every authenticated relay ends the walk, trusted relays too"]
 fn trusted_relay_with_smtp_auth_never_origin() {
     let received = [
         "from mx1.example.org (mx1.example.org [10.0.0.5]) by filter.example.org (Postfix) with ESMTPSA id 2B; Mon, 1 Jan 2024 10:00:01 +0000".to_owned(),

@@ -129,10 +129,12 @@ pub fn find_origin(input: &TrustInput<'_>, settings: &TrustSettings) -> Option<O
 /// The origin rules, in path order:
 ///
 /// 1. An authenticated relay (`{auth_authen}` on the connection, `with
-///    ESMTPA`, `(authenticated bits=0)` ...) is the origin, even when
-///    trusted, because a user who logged in submitted the message. On
-///    loopback it is a local program or user of this host and the result
-///    is `None`.
+///    ESMTPA`, `(authenticated bits=0)` ...) whose address is outside the
+///    trusted networks is the origin, because a user who logged in
+///    submitted the message. An authenticated relay inside the trusted
+///    networks is a trusted relay like any other: it is never the origin
+///    and the walk reads the header it wrote. On loopback it is a local
+///    program or user of this host and the result is `None`.
 /// 2. The first relay below an MSA that is not loopback is the origin:
 ///    the client that submitted the message to the MSA.
 /// 3. The first untrusted relay is the origin.
@@ -275,11 +277,19 @@ impl<'s> Walk<'s> {
                 self.searching = false;
             }
             below_msa
-        } else if relay.hop.authenticated {
-            // TODO: a relay in trusted_networks that relays with SMTP AUTH
-            // is taken as the origin too, which lists the site's own host.
+        } else if relay.hop.authenticated && loopback {
+            // Rule 1: a local program or user of this host.
             self.searching = false;
-            !loopback
+            false
+        } else if relay.hop.authenticated && !self.settings.is_trusted(relay.ip) {
+            // Rule 1: a client that logged in from outside the trusted
+            // networks submitted the message.
+            true
+        } else if relay.hop.authenticated {
+            // A trusted relay that relays with SMTP AUTH (a front MX that
+            // logs in to the filtering host) is never the origin: the walk
+            // reads the header it wrote, as for any trusted relay.
+            below_msa
         } else {
             below_msa || !relay.trusted
         };

@@ -184,16 +184,24 @@ fn walk_table() {
         (Some("127.0.0.1"), false, vec![internal.clone()], None),
         (Some("::1"), false, vec![], None),
         (None, false, vec![], None),
-        // Authenticated clients.
+        // Authenticated clients: one outside the trusted networks is the
+        // origin, a trusted relay that logs in is read past.
+        (
+            Some("198.51.100.23"),
+            true,
+            vec![external.clone()],
+            Some(("198.51.100.23", OriginMethod::Connect, None)),
+        ),
         (
             Some("192.0.2.5"),
             true,
             vec![external.clone()],
-            Some(("192.0.2.5", OriginMethod::Connect, None)),
+            Some(("203.0.113.9", OriginMethod::Received, Some(0))),
         ),
+        (Some("192.0.2.5"), true, vec![], None),
         (Some("127.0.0.1"), true, vec![external.clone()], None),
         (Some("::ffff:127.0.0.1"), true, vec![], None),
-        // An authenticated hop ends the walk, even when trusted.
+        // An authenticated hop from outside the trusted networks ends the walk.
         (
             Some("192.0.2.5"),
             false,
@@ -205,6 +213,12 @@ fn walk_table() {
             false,
             vec![local_submitted, external.clone()],
             None,
+        ),
+        (
+            None,
+            false,
+            vec![postfix("a", "192.0.2.5", "ESMTPSA"), external.clone()],
+            Some(("203.0.113.9", OriginMethod::Received, Some(1))),
         ),
         // IPv4-mapped client and hop addresses are matched as IPv4.
         (
