@@ -195,12 +195,24 @@ pub fn analyse(
     };
     verdict.origin = origin::find_origin(&input, &settings.trust);
     let primary_object = verdict.primary().map(|hit| hit.object.clone());
-    origin::bounce::apply(&mut verdict.origin, primary_object.as_deref(), raw);
+    let embedded_messages: Vec<&str> = walk
+        .objects
+        .iter()
+        .filter(|o| o.kind == mime::ObjectKind::Message && o.path != "message")
+        .map(|o| o.path.as_str())
+        .collect();
+    origin::bounce::apply_embedded(
+        &mut verdict.origin,
+        primary_object.as_deref(),
+        raw,
+        &embedded_messages,
+    );
     verdict
 }
 
 /// The sighting for an infected verdict: `None` when the message is clean
-/// or no untrusted origin was found (a trusted relay is never listed).
+/// or no untrusted origin was found (a trusted relay is never listed, and
+/// a match inside forwarded mail has no origin).
 /// `seen_at` is Unix time in seconds.
 pub fn sighting(
     verdict: &Verdict,

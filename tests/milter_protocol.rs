@@ -399,3 +399,41 @@ async fn scan_time_limit_accepts_with_note() {
     conn.close().await.unwrap();
     harness.stop().await;
 }
+
+/// A user who forwards worm mail as a `message/rfc822` attachment is not
+/// the infected host: the message keeps its verdict and action, and no
+/// sighting names the forwarder (or anyone in the forwarded headers).
+#[tokio::test]
+async fn forwarded_worm_gets_verdict_without_sighting() {
+    let (mut headers, _) = message("fwd", b"");
+    headers[0].1 = "from alice-pc (alice-pc.example.org [198.51.100.20]) by mx1.example.org (Postfix) with ESMTPSA id 7C1D".to_string();
+    let mut body = b"--b1\r\nContent-Type: text/plain\r\n\r\nplease check\r\n--b1\r\nContent-Type: message/rfc822\r\n\r\n".to_vec();
+    body.extend_from_slice(b"Received: from pc.example.net (dsl.example.net [203.0.113.50]) by mx.example.com (Postfix) with ESMTP id 9Z\r\n");
+    body.extend_from_slice(b"From: worm@example.com\r\nSubject: eicar\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b2\"\r\n\r\n");
+    body.extend_from_slice(
+        b"--b2\r\nContent-Type: application/octet-stream; name=\"test.com\"\r\n\r\n",
+    );
+    body.extend_from_slice(EICAR);
+    body.extend_from_slice(b"\r\n--b2--\r\n\r\n--b1--\r\n");
+
+    let mut harness = Harness::start("").await;
+    let mut conn = harness.connect().await;
+    let (actions, status) = send(&mut conn, &headers, &body).await;
+    assert_eq!(status, Status::Continue);
+    let verdict = verdict_header(&actions).expect("X-Wormsign header added");
+    assert!(verdict.starts_with("infected; "), "{verdict}");
+    assert!(verdict.ends_with("origin=unknown"), "{verdict}");
+    conn.close().await.unwrap();
+    harness.stop().await;
+    let sightings = harness.sightings();
+    assert!(sightings.is_empty(), "{sightings:?}");
+
+    let mut harness = Harness::start("action = \"reject\"").await;
+    let mut conn = harness.connect().await;
+    let (_, status) = send(&mut conn, &headers, &body).await;
+    assert!(matches!(status, Status::Reject { .. }), "{status:?}");
+    conn.close().await.unwrap();
+    harness.stop().await;
+    let sightings = harness.sightings();
+    assert!(sightings.is_empty(), "{sightings:?}");
+}

@@ -116,7 +116,7 @@ fn nested_bounce_names_innermost_sender() {
 /// itself. Anyone can send a message that looks like a bounce, and the
 /// bounce module documents that it trusts the embedded chain.
 #[test]
-#[ignore = "design: a forged DSN replaces the connect origin; needs a policy decision"]
+#[ignore = "design: a DSN forged by the sender names the origin; bounce sightings weigh less"]
 fn forged_dsn_keeps_sender_origin() {
     let forged = "Received: from innocent.example (innocent.example [198.51.100.9]) by mx.bouncer.example (Postfix) with SMTP id 1A; Tue, 22 Nov 2005 10:00:00 +0000\r\n\
          From: victim@example.org\r\n\
@@ -282,10 +282,10 @@ fn exim_ident_address_never_relay() {
 }
 
 /// A user who forwards a worm mail as an attachment (`message/rfc822`) to
-/// the helpdesk is listed, because only bounces get the embedded
-/// original's chain. No origin would be better than the forwarder's.
+/// the helpdesk is not infected. The message is still infected, but it
+/// has no origin, so neither the forwarder nor a host in the forwarded
+/// headers gets a sighting.
 #[test]
-#[ignore = "design: a forwarded worm is not a bounce, so the forwarder is the origin"]
 fn forwarded_worm_never_lists_forwarder() {
     let original = std::fs::read(common::repo_root().join("tests/fixtures/e2e/a-sober-y-fbi.eml"))
         .expect("read the Sober fixture");
@@ -318,6 +318,7 @@ fn forwarded_worm_never_lists_forwarder() {
         serde_json::from_slice(&output.stdout).expect("scan prints JSON");
     assert_eq!(report["verdict"], "infected", "{report}");
     assert_ne!(report["origin"]["ip"], "198.51.100.20", "{report}");
+    assert!(report["origin"].is_null(), "{report}");
 }
 
 /// An ident response that spills `with POP3` or a `by` clause out of Exim's

@@ -21,6 +21,12 @@
 //! - a plain-text bounce (qmail's "failure notice", many Exchange and
 //!   older MTAs) from a mailer daemon that quotes the original headers in
 //!   its text.
+//!
+//! A match inside an embedded `message/rfc822` part of a message that is
+//! not a bounce (a user forwarding worm mail as an attachment, say to a
+//! helpdesk) gives no origin: the sender forwarded the worm but is not
+//! infected, and the embedded chain was written by nobody this site can
+//! vouch for. The message keeps its verdict, and no sighting is recorded.
 
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
@@ -44,12 +50,7 @@ pub struct Embedded {
 impl Embedded {
     /// True when the scan object at `object` lies inside the original.
     pub fn contains(&self, object: &str) -> bool {
-        self.paths.iter().any(|path| {
-            object == path
-                || object
-                    .strip_prefix(path.as_str())
-                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('!'))
-        })
+        self.paths.iter().any(|path| lies_inside(object, path))
     }
 
     /// Finds a bounce inside this original, with its paths made relative
@@ -81,15 +82,17 @@ const MAX_NESTED_BOUNCES: usize = 4;
 /// original when `matched_object` (the path of the match that decides the
 /// verdict) lies inside that original. An embedded chain with no untrusted
 /// relay gives `None`: the bouncing MTA is never the origin.
-pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u8]) {
+///
+/// Returns true when the match lay inside a bounce's original.
+pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u8]) -> bool {
     let Some(object) = matched_object else {
-        return;
+        return false;
     };
     let Some(embedded) = find_embedded(raw) else {
-        return;
+        return false;
     };
     if !embedded.contains(object) {
-        return;
+        return false;
     }
     // A bounce of a bounce: the outer original's chain ends at the first
     // bouncing MTA, an innocent host. The worm's chain is in the innermost
@@ -102,6 +105,44 @@ pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u
         }
     }
     *origin = embedded_origin(&embedded);
+    true
+}
+
+// TODO: a worm that wraps itself in a message/rfc822 part of its own
+// message is never listed either, since it looks like a forward.
+/// Chooses the origin for the match that decides the verdict, at path
+/// `matched_object`, when it lies inside an embedded message: a bounce's
+/// original gives the origin its chain records (see [`apply`]), and any
+/// other embedded message, at one of `embedded_messages` (the scan-object
+/// paths of `message/rfc822` parts), is forwarded mail and gives `None`.
+/// A match outside every embedded message leaves `origin` as it is.
+pub fn apply_embedded(
+    origin: &mut Option<Origin>,
+    matched_object: Option<&str>,
+    raw: &[u8],
+    embedded_messages: &[&str],
+) {
+    let Some(object) = matched_object else {
+        return;
+    };
+    if apply(origin, Some(object), raw) {
+        return;
+    }
+    if embedded_messages
+        .iter()
+        .any(|path| lies_inside(object, path))
+    {
+        *origin = None;
+    }
+}
+
+/// True when the scan object at `object` is the one at `path` or lies
+/// below it (a child part `path.N` or an archive member `path!name`).
+fn lies_inside(object: &str, path: &str) -> bool {
+    object == path
+        || object
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('!'))
 }
 
 // TODO: a bouncing site whose own relays have public addresses gets its
@@ -367,6 +408,61 @@ mod tests {
         let mut origin = Some(outer.clone());
         apply(&mut origin, Some("30"), &raw);
         assert_eq!(origin, Some(outer));
+    }
+
+    #[test]
+    fn forwarded_message_gives_no_origin() {
+        let raw = format!(
+            "From: alice@example.org\r\n\
+             Subject: Fwd: look\r\n\
+             MIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"F\"\r\n\
+             \r\n\
+             --F\r\n\
+             Content-Type: text/plain\r\n\
+             \r\n\
+             please check\r\n\
+             --F\r\n\
+             Content-Type: message/rfc822\r\n\
+             \r\n\
+             {}\r\n\
+             body\r\n\
+             --F--\r\n",
+            original_headers()
+        );
+        let forwarder = Origin {
+            ip: ip("198.51.100.20"),
+            method: OriginMethod::Received,
+            hop: Some(0),
+            relay: None,
+        };
+        // (matched object, expected origin)
+        let cases = [
+            (Some("2"), None),
+            (Some("2.1!worm.exe"), None),
+            (Some("1"), Some(forwarder.clone())),
+            (Some("20"), Some(forwarder.clone())),
+            (None, Some(forwarder.clone())),
+        ];
+        for (object, expected) in cases {
+            let mut origin = Some(forwarder.clone());
+            apply_embedded(&mut origin, object, raw.as_bytes(), &["2"]);
+            assert_eq!(origin, expected, "{object:?}");
+        }
+    }
+
+    #[test]
+    fn bounce_original_wins_over_forward() {
+        let second = format!(
+            "Content-Type: message/rfc822\r\n\r\n{}\r\nbody\r\n",
+            original_headers()
+        );
+        let raw = report(&second);
+        let mut origin = None;
+        apply_embedded(&mut origin, Some("3.1"), &raw, &["3"]);
+        let origin = origin.expect("no origin from the bounce");
+        assert_eq!(origin.ip, ip("198.51.100.66"));
+        assert_eq!(origin.method, OriginMethod::Bounce);
     }
 
     #[test]
