@@ -527,11 +527,16 @@ fn origin_command(config: Config, args: OriginArgs) -> Result<ExitCode> {
     let settings = if flags.iter().all(|flag| flag.is_none()) {
         config.trust
     } else {
-        let list = |flag: &Option<String>| flag.as_deref().map(wormsign::origin_cmd::parse_list);
+        let list = |name: &str, flag: &Option<String>| -> Result<Option<Vec<String>>> {
+            let parsed = flag.as_deref().map(wormsign::origin_cmd::parse_list);
+            parsed
+                .transpose()
+                .map_err(|error| anyhow::anyhow!("invalid --{name}: {error}"))
+        };
         wormsign::origin::TrustSettings::parse(
-            list(&args.trusted_networks).as_deref(),
-            list(&args.internal_networks).as_deref(),
-            list(&args.msa_networks).as_deref(),
+            list("trusted-networks", &args.trusted_networks)?.as_deref(),
+            list("internal-networks", &args.internal_networks)?.as_deref(),
+            list("msa-networks", &args.msa_networks)?.as_deref(),
         )
         .map_err(|error| anyhow::anyhow!("invalid --{}: {error}", error.key().replace('_', "-")))?
     };

@@ -61,13 +61,31 @@ pub struct OriginSummary {
 
 /// Parses a `--trusted-networks` style LIST: comma-separated entries,
 /// where an empty string is an empty list.
-pub fn parse_list(list: &str) -> Vec<String> {
+///
+/// # Errors
+///
+/// A message naming the entry when one contains white space, as in
+/// SpamAssassin's space-separated `trusted_networks 10/8 192.168/16`, with
+/// the list written with commas.
+pub fn parse_list(list: &str) -> Result<Vec<String>, String> {
     if list.trim().is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    list.split(',')
+    let entries: Vec<String> = list
+        .split(',')
         .map(|entry| entry.trim().to_owned())
-        .collect()
+        .collect();
+    if let Some(entry) = entries.iter().find(|e| e.contains(char::is_whitespace)) {
+        let words: Vec<&str> = list
+            .split([',', ' ', '\t'])
+            .filter(|w| !w.is_empty())
+            .collect();
+        return Err(format!(
+            "entry {entry:?} contains white space: separate entries with commas, as in \"{}\"",
+            words.join(",")
+        ));
+    }
+    Ok(entries)
 }
 
 /// Reports every message in `path`: one for a message file, one per
@@ -204,10 +222,26 @@ mod tests {
 
     #[test]
     fn parse_list_cases() {
-        assert_eq!(parse_list(""), Vec::<String>::new());
-        assert_eq!(parse_list("  "), Vec::<String>::new());
-        assert_eq!(parse_list("10/8, !10.1.2.3"), vec!["10/8", "!10.1.2.3"]);
-        assert_eq!(parse_list("10/8,,1.2/16"), vec!["10/8", "", "1.2/16"]);
+        assert_eq!(parse_list(""), Ok(Vec::<String>::new()));
+        assert_eq!(parse_list("  "), Ok(Vec::<String>::new()));
+        assert_eq!(
+            parse_list("10/8, !10.1.2.3"),
+            Ok(vec!["10/8".to_owned(), "!10.1.2.3".to_owned()])
+        );
+        assert_eq!(
+            parse_list("10/8,,1.2/16"),
+            Ok(vec!["10/8".to_owned(), String::new(), "1.2/16".to_owned()])
+        );
+    }
+
+    #[test]
+    fn parse_list_space_separated_says_commas() {
+        let error = parse_list("10/8 192.168/16").unwrap_err();
+        assert!(error.contains("\"10/8 192.168/16\""), "{error}");
+        assert!(error.contains("\"10/8,192.168/16\""), "{error}");
+
+        let error = parse_list("10/8, 1.2/16\t!1.2.3.4").unwrap_err();
+        assert!(error.contains("\"10/8,1.2/16,!1.2.3.4\""), "{error}");
     }
 
     #[test]

@@ -205,6 +205,25 @@ fn lint_error_names_the_entry() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("10/x"));
 }
 
+/// SpamAssassin's local.cf separates entries with spaces; the flag takes
+/// commas and says so.
+#[test]
+fn space_separated_list_says_commas() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "two-tier.eml", TWO_TIER);
+    for flag in [
+        "--trusted-networks",
+        "--internal-networks",
+        "--msa-networks",
+    ] {
+        let output = wormsign(&[file.to_str().unwrap(), flag, "10/8 192.168/16"]);
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&format!("invalid {flag}")), "{stderr}");
+        assert!(stderr.contains("\"10/8,192.168/16\""), "{stderr}");
+    }
+}
+
 #[test]
 fn unreadable_file_is_an_error_line() {
     let dir = tempfile::tempdir().unwrap();
