@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::{Item, Token};
-use crate::origin::networks::parse_ip_text;
+use crate::origin::networks::{canonical_ip, parse_ip_text};
 
 /// The client of one hop.
 pub(super) struct Client {
@@ -164,7 +164,13 @@ fn client_from_comment(
         (None, AddressForm::BareWithPort) => None,
         (None, AddressForm::Bare) if mta == Mta::Scalix => None,
         // qmail, Exchange: `rdns (ip)`, where qmail's HELO, if any, is in `(HELO x)`.
-        (None, AddressForm::Bare) => name_host,
+        // Exchange writes the HELO argument there, so another address than
+        // the recorded one (`198.51.100.9 (203.0.113.66)`) is no reverse DNS
+        // name. qmail writes the client's own address for want of a name.
+        (None, AddressForm::Bare) => name_host.filter(|_| {
+            name.ip
+                .is_none_or(|named| canonical_ip(named) == canonical_ip(ip))
+        }),
     };
     // Ecelerity writes `[ip] ([ip:port])` with no HELO name at all: the
     // literal after `from` repeats the address.

@@ -255,6 +255,29 @@ const PARSED: &[(&str, Expected)] = &[
             false,
         ),
     ),
+    // An address as HELO argument is no reverse DNS name of another address.
+    (
+        "from 198.51.100.9 (203.0.113.66) by mx.example.org with Microsoft SMTPSVC(6.0.3790.4675); Mon, 1 Jan 2024 10:00:00 +0000",
+        hop(
+            "203.0.113.66",
+            None,
+            Some("198.51.100.9"),
+            Some("mx.example.org"),
+            None,
+            false,
+        ),
+    ),
+    (
+        "from 203.0.113.66 (203.0.113.66) by mx.example.org with SMTP; Mon, 1 Jan 2024 10:00:00 +0000",
+        hop(
+            "203.0.113.66",
+            Some("203.0.113.66"),
+            Some("203.0.113.66"),
+            Some("mx.example.org"),
+            None,
+            false,
+        ),
+    ),
     (
         "from EX01.corp.example ([fe80::1%9]]) by EX02.corp.example ([fe80::2%9]) with mapi id 15.1.2507.39; Mon, 1 Jan 2024 10:00:00 +0000",
         hop(
