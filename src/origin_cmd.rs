@@ -235,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn parse_list_space_separated_says_commas() {
+    fn parse_list_rejects_spaces() {
         let error = parse_list("10/8 192.168/16").unwrap_err();
         assert!(error.contains("\"10/8 192.168/16\""), "{error}");
         assert!(error.contains("\"10/8,192.168/16\""), "{error}");

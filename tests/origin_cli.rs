@@ -205,8 +205,8 @@ fn lint_error_names_the_entry() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("10/x"));
 }
 
-/// SpamAssassin's local.cf separates entries with spaces; the flag takes
-/// commas and says so.
+/// SpamAssassin's local.cf separates entries with spaces, but the flags
+/// take commas, and the error shows the list written with them.
 #[test]
 fn space_separated_list_says_commas() {
     let dir = tempfile::tempdir().unwrap();

@@ -24,9 +24,9 @@
 //!
 //! A match inside an embedded `message/rfc822` part of a message that is
 //! not a bounce (a user forwarding worm mail as an attachment, say to a
-//! helpdesk) gives no origin: the sender forwarded the worm but is not
-//! infected, and the embedded chain was written by nobody this site can
-//! vouch for. The message keeps its verdict, and no sighting is recorded.
+//! helpdesk) gives no origin, because the sender forwarded the worm but is
+//! not infected, and no MTA vouches for the embedded chain. The message
+//! keeps its verdict, and no sighting is recorded.
 
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
@@ -110,12 +110,14 @@ pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u
 
 // TODO: a worm that wraps itself in a message/rfc822 part of its own
 // message is never listed either, since it looks like a forward.
-/// Chooses the origin for the match that decides the verdict, at path
-/// `matched_object`, when it lies inside an embedded message: a bounce's
-/// original gives the origin its chain records (see [`apply`]), and any
-/// other embedded message, at one of `embedded_messages` (the scan-object
-/// paths of `message/rfc822` parts), is forwarded mail and gives `None`.
-/// A match outside every embedded message leaves `origin` as it is.
+/// Chooses the origin when the match that decides the verdict, at path
+/// `matched_object`, lies inside an embedded message.
+///
+/// A bounce's original gives the origin its chain records (see
+/// [`apply`]). Any other embedded message is forwarded mail and gives
+/// `None`; `embedded_messages` are the scan-object paths of the
+/// `message/rfc822` parts. A match outside every embedded message leaves
+/// `origin` as it is.
 pub fn apply_embedded(
     origin: &mut Option<Origin>,
     matched_object: Option<&str>,
