@@ -19,7 +19,8 @@ use super::{Hop, parse_received};
 /// Method by which an origin was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OriginMethod {
-    /// The SMTP client of the connection: it was untrusted or authenticated.
+    /// The SMTP client of the connection, which was not trusted (with or
+    /// without SMTP AUTH).
     Connect,
     /// Taken from a Received header written by a trusted relay, or from an
     /// originating-IP header below an MSA.
