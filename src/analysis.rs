@@ -156,7 +156,9 @@ pub fn analyse(
     envelope: &Envelope,
     truncated: bool,
 ) -> Verdict {
-    let headers = HeaderInfo::read(raw);
+    // The walk repairs bare CR line endings itself and reports them.
+    let repaired = mime::normalize_line_endings(raw);
+    let headers = HeaderInfo::read(repaired.as_deref().unwrap_or(raw));
     let deadline = Instant::now() + settings.scan_timeout;
     let walk = mime::walk(raw, &settings.limits);
     let context = message_context(&headers, &walk.objects, envelope);

@@ -17,13 +17,21 @@
 //!   alone for a single-part body.
 //! - A zip archive member is `<container>!<member name>`, e.g. `2!a.exe`,
 //!   and a member of a nested zip is `2!a.zip!b.exe`. The member name keeps
-//!   its directory prefix.
+//!   its directory prefix. A uuencoded file inside a part is named the
+//!   same way: `1!name.exe`.
+//! - Parts recovered from a multipart with a missing or wrong boundary are
+//!   numbered below the part that held them (`1.1`, `1.2`); parts after a
+//!   closing boundary continue the numbering of that multipart.
 
 mod archive;
 mod body;
 mod collect;
 mod local_headers;
+mod repair;
+mod uuencode;
 mod walk;
+
+pub use repair::normalize_line_endings;
 
 #[cfg(test)]
 mod tests;
@@ -156,6 +164,17 @@ pub enum AnomalyKind {
     BadEncoding,
     /// No header could be parsed; the whole input became the `message` object.
     MalformedMessage,
+    /// A multipart whose boundary parameter is missing or never used in
+    /// its body; it was split at the first line that looks like a delimiter.
+    BadBoundary,
+    /// Parts follow the closing boundary of a multipart; they were walked
+    /// and numbered after its last regular part.
+    ContentAfterClosingBoundary,
+    /// Lines end in a bare CR; they were read as CRLF.
+    BareCrLineEndings,
+    /// A part has several Content-Transfer-Encoding headers that disagree;
+    /// it was emitted once per decoding, all at the same path.
+    DuplicateTransferEncoding,
 }
 
 impl AnomalyKind {
@@ -174,6 +193,10 @@ impl AnomalyKind {
             AnomalyKind::ArchiveUnsupported => "archive-unsupported",
             AnomalyKind::BadEncoding => "bad-encoding",
             AnomalyKind::MalformedMessage => "malformed-message",
+            AnomalyKind::BadBoundary => "bad-boundary",
+            AnomalyKind::ContentAfterClosingBoundary => "content-after-closing-boundary",
+            AnomalyKind::BareCrLineEndings => "bare-cr-line-endings",
+            AnomalyKind::DuplicateTransferEncoding => "duplicate-transfer-encoding",
         }
     }
 }
