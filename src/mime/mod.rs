@@ -175,6 +175,15 @@ pub enum AnomalyKind {
     /// A part has several Content-Transfer-Encoding headers that disagree;
     /// it was emitted once per decoding, all at the same path.
     DuplicateTransferEncoding,
+    /// The archive starts after leading bytes, as a self-extractor does;
+    /// it was opened all the same.
+    ArchiveLeadingBytes,
+    /// The central directory repeats a member name; only the first entry
+    /// of each name was read.
+    ArchiveDuplicateNames,
+    /// Several members share compressed data, the shape of a
+    /// non-recursive zip bomb; the archive byte limits bound its expansion.
+    ArchiveOverlappingEntries,
 }
 
 impl AnomalyKind {
@@ -197,6 +206,9 @@ impl AnomalyKind {
             AnomalyKind::ContentAfterClosingBoundary => "content-after-closing-boundary",
             AnomalyKind::BareCrLineEndings => "bare-cr-line-endings",
             AnomalyKind::DuplicateTransferEncoding => "duplicate-transfer-encoding",
+            AnomalyKind::ArchiveLeadingBytes => "archive-leading-bytes",
+            AnomalyKind::ArchiveDuplicateNames => "archive-duplicate-names",
+            AnomalyKind::ArchiveOverlappingEntries => "archive-overlapping-entries",
         }
     }
 }
