@@ -25,7 +25,7 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Messages that must be sent in each phase before the next step.
 const MESSAGES_PER_PHASE: usize = 5;
 
-/// Every message carries both markers; which rule names it in its
+/// Every message carries both markers, so the rule named in its
 /// X-Wormsign header shows which rule set scanned it.
 const RULE_A: &str = "Reload_Rule_A";
 const RULE_B: &str = "Reload_Rule_B";
@@ -124,7 +124,7 @@ fn wait_for_log(milter: &Milter, text: &str, count: usize) -> Instant {
     Instant::now()
 }
 
-/// The rule named in a delivered message's X-Wormsign header.
+/// Returns the rule named in a delivered message's X-Wormsign header.
 fn verdict_rule(message: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(message);
     let header = text
@@ -180,7 +180,7 @@ fn sighup_swaps_rules_while_mail_flows() {
     let good_reloaded = wait_for_log(&milter, "rules reloaded", 1);
     wait_for_sends_after(&log, good_reloaded, MESSAGES_PER_PHASE);
 
-    // Phase 3: a broken file next to rule B; rule B must stay in use.
+    // Phase 3: a broken file next to rule B, so rule B must stay in use.
     write_rules(
         rules.path(),
         &[

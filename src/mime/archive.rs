@@ -54,7 +54,7 @@ const MAX_END_RECORD_DISTANCE: usize = 22 + 65_535;
 /// Signature of the end of central directory record.
 const END_RECORD_SIGNATURE: &[u8; 4] = b"PK\x05\x06";
 
-/// Where the zip archive in `data` starts: 0 for a plain zip, the offset of
+/// Returns where the zip archive in `data` starts: 0 for a plain zip, the offset of
 /// the first local header for a zip behind leading bytes (a self-extractor
 /// stub), or `None` when `data` is no zip. A zip behind leading bytes must
 /// also end in an end of central directory record, so text that merely
@@ -131,7 +131,7 @@ fn expand_by_central_directory(
     path: &str,
 ) {
     // The crate keeps one entry per name, so later entries of a repeated
-    // name are never seen; entries that share compressed data are the
+    // name are never seen. Entries that share compressed data are the
     // non-recursive zip bomb. Both are reported, and the archive byte
     // budget bounds what the shared data can expand to.
     if archive.has_duplicate_names() {

@@ -23,7 +23,7 @@ pub(super) fn content_type(part: &MessagePart<'_>) -> Option<String> {
 
 /// Returns the Content-Disposition `filename`, else the Content-Type `name`.
 ///
-/// mail-parser keeps the blank between two adjacent encoded words inside a
+/// mail-parser 0.11.9 keeps the blank between two adjacent encoded words inside a
 /// quoted name (`"=?UTF-8?Q?a?= =?UTF-8?Q?b.pif?="` gives `a b.pif`), so
 /// such a name is decoded again from the raw header, as clients show it.
 pub(super) fn file_name(message: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {

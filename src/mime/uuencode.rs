@@ -1,6 +1,6 @@
 //! Uuencoded files inside a part: `begin MODE NAME` lines, encoded lines,
-//! then `end` (POSIX uuencode, historical format). Old mailers and some
-//! worms send attachments this way inside a text body, or as a part with
+//! then `end` (POSIX uuencode, historical format). Old mailers send
+//! attachments this way inside a text body, or as a part with
 //! `Content-Transfer-Encoding: x-uuencode`.
 
 use super::collect::Collector;
@@ -83,7 +83,7 @@ pub(super) fn decode_all(text: &[u8]) -> Vec<UuFile> {
     files
 }
 
-/// The file name of a `begin MODE NAME` line, where MODE is octal.
+/// Returns the file name of a `begin MODE NAME` line, where MODE is octal.
 fn begin_line_name(line: &[u8]) -> Option<String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let rest = line.strip_prefix(b"begin ")?;
@@ -123,7 +123,7 @@ fn decode_line(line: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// The 6-bit value of a uuencode character; the backquote stands for 0.
+/// Returns the 6-bit value of a uuencode character. The backquote stands for 0.
 fn sextet(c: u8) -> u8 {
     c.wrapping_sub(0x20) & 0x3f
 }

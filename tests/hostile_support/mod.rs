@@ -74,7 +74,7 @@ pub fn analyse_with(raw: &[u8], settings: &Settings) -> Verdict {
     analysis::analyse(&rules, settings, raw, &Envelope::default(), false)
 }
 
-/// Whether `rule` matched an object whose path is `object`.
+/// Returns whether `rule` matched the object at path `object`.
 pub fn matched(verdict: &Verdict, rule: &str, object: &str) -> bool {
     verdict
         .matches
@@ -82,13 +82,13 @@ pub fn matched(verdict: &Verdict, rule: &str, object: &str) -> bool {
         .any(|m| m.rule == rule && m.object == object)
 }
 
-/// Whether `rule` matched any object.
+/// Returns whether `rule` matched any object.
 pub fn matched_anywhere(verdict: &Verdict, rule: &str) -> bool {
     verdict.matches.iter().any(|m| m.rule == rule)
 }
 
-/// Whether the verdict records an anomaly of kind `kind` (e.g.
-/// `bad-encoding`) at a path starting with `path_prefix`.
+/// Returns whether the verdict records an anomaly of kind `kind` (such as
+/// `bad-encoding`) at a path that starts with `path_prefix`.
 pub fn has_anomaly(verdict: &Verdict, kind: &str, path_prefix: &str) -> bool {
     verdict
         .anomalies
@@ -110,7 +110,7 @@ pub fn describe(verdict: &Verdict) -> String {
     )
 }
 
-/// Base64 (RFC 4648, padded) in lines of 76 characters, as mail carries it.
+/// Encodes `data` as padded base64 (RFC 4648) in lines of 76 characters.
 pub fn base64_lines(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len() / 3 * 4 + data.len() / 57 * 2 + 4);
@@ -133,7 +133,7 @@ pub fn base64_lines(data: &[u8]) -> String {
     out
 }
 
-/// A multipart/mixed message with a text part and one base64 attachment.
+/// Builds a multipart/mixed message with a text part and one base64 attachment.
 pub fn message_with_attachment(name: &str, data: &[u8]) -> Vec<u8> {
     format!(
         "From: a@example.net\r\nTo: b@example.org\r\nSubject: hostile test\r\n\
@@ -175,6 +175,7 @@ pub fn scan_binary(message: &[u8]) -> ScanRun {
     .expect("write config");
     let path = dir.path().join("hostile.eml");
     std::fs::write(&path, message).expect("write message");
+    dump_for_benchmark(message);
 
     let output = Command::new(wormsign_bin())
         .arg("--config")
@@ -201,6 +202,22 @@ pub fn scan_binary(message: &[u8]) -> ScanRun {
         line: stdout.trim().to_string(),
         peak_rss_kib,
     }
+}
+
+/// Copies `message` to `$WORMSIGN_HOSTILE_DUMP/TEST.eml` when that variable
+/// is set, so the benchmark in docs/benchmarks.md can time a release build
+/// on the same inputs.
+fn dump_for_benchmark(message: &[u8]) {
+    let Some(dir) = std::env::var_os("WORMSIGN_HOSTILE_DUMP") else {
+        return;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .replace("::", "-");
+    let path = Path::new(&dir).join(format!("{test}.eml"));
+    std::fs::create_dir_all(&dir).expect("create dump directory");
+    std::fs::write(&path, message).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
 }
 
 /// Asserts that the run stayed under [`MAX_PEAK_RSS_KIB`].
