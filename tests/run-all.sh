@@ -10,7 +10,9 @@
 #      WORMSIGN_SA_CORPUS with its path;
 #   3. runs `cargo test --all-targets` (debug profile only); the end-to-end tests drive
 #      real Postfix and Sendmail instances on loopback;
-#   4. runs `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`.
+#   4. runs `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`;
+#   5. installs cargo-fuzz from crates.io if missing and runs each fuzz target in fuzz/ for
+#      FUZZ_SECONDS (default 30) seconds; a crash fails the run (tests/fuzz.sh).
 # Every step is required: a missing tool or a failing step stops the run with a non-zero
 # exit status, and no test is skipped.
 set -euo pipefail
@@ -36,6 +38,7 @@ declare -A PACKAGE_OF=(
     [flock]=util-linux
     [saslpasswd2]=sasl2-bin
     [rbldnsd]=rbldnsd
+    [g++]=g++
 )
 
 install_missing() {
@@ -85,5 +88,8 @@ cargo fmt --check
 
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+
+step "fuzz targets"
+bash tests/fuzz.sh
 
 echo "run-all: all steps passed"
