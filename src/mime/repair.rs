@@ -70,7 +70,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Walks `body` as a multipart with `boundary` into the collector. Its
-/// parts are numbered `path.N`, starting after `first_number - 1`.
+/// parts are numbered `path.N`, starting at `first_number`. Does nothing
+/// inside another repair, whose caller has already recorded the anomaly.
 pub(super) fn walk_as_multipart(
     collector: &mut Collector<'_>,
     body: &[u8],

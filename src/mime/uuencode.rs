@@ -7,6 +7,7 @@ use super::collect::Collector;
 use super::{AnomalyKind, ObjectKind, ScanObject};
 
 /// Maximum number of uuencoded files taken from one part.
+// TODO: files past this maximum are skipped without an anomaly.
 const MAX_FILES_PER_PART: usize = 16;
 
 /// One decoded file.

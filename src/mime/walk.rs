@@ -203,7 +203,7 @@ fn emit_leaf(
 
     // A multipart that mail-parser could not split has a missing or wrong
     // boundary: split it at the first delimiter-like line instead.
-    if declared_multipart && !collector.in_repair {
+    if declared_multipart {
         collector.anomaly(&path, AnomalyKind::BadBoundary);
         let raw_body = message
             .raw_message
