@@ -48,25 +48,25 @@ pub(super) fn guess_boundary(body: &[u8]) -> Option<&[u8]> {
 
 /// Returns the bytes after the closing delimiter `--boundary--` when they
 /// open another part with `--boundary`, which some clients still show.
+/// Delimiters count only at the start of a line, as RFC 2046 requires.
 pub(super) fn parts_after_close<'a>(body: &'a [u8], boundary: &[u8]) -> Option<&'a [u8]> {
     let mut closing = b"--".to_vec();
     closing.extend_from_slice(boundary);
     closing.extend_from_slice(b"--");
-    let close_at = find(body, &closing)?;
-    let after = &body[close_at + closing.len()..];
-
     let opening = &closing[..closing.len() - 2];
-    let has_part = after.split(|&b| b == b'\n').any(|line| {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        line.trim_ascii_end() == opening
-    });
-    has_part.then_some(after)
-}
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
+    let mut offset = 0;
+    let mut after = None;
+    for line in body.split_inclusive(|&b| b == b'\n') {
+        let content = line.trim_ascii_end();
+        match after {
+            None if content == closing.as_slice() => after = Some(offset + line.len()),
+            Some(start) if content == opening => return body.get(start..),
+            _ => {}
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Walks `body` as a multipart with `boundary` into the collector. Its
@@ -160,7 +160,12 @@ mod tests {
         let body = b"--b\r\nx\r\n--b--\r\n--b\r\ny\r\n--b--\r\n";
         assert_eq!(
             parts_after_close(body, b"b"),
-            Some(&b"\r\n--b\r\ny\r\n--b--\r\n"[..])
+            Some(&b"--b\r\ny\r\n--b--\r\n"[..])
+        );
+        // A delimiter quoted inside a line is text, not a delimiter.
+        assert_eq!(
+            parts_after_close(b"--b\r\nsee --b-- here\r\n--b\r\n", b"b"),
+            None
         );
         assert_eq!(
             parts_after_close(b"--b\r\nx\r\n--b--\r\nepilogue\r\n", b"b"),
