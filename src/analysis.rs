@@ -156,9 +156,12 @@ pub fn analyse(
     envelope: &Envelope,
     truncated: bool,
 ) -> Verdict {
-    // The walk repairs bare CR line endings itself and reports them.
+    // The walk repairs bare CR line endings and cuts an oversized structure
+    // itself, and reports both.
     let repaired = mime::normalize_line_endings(raw);
-    let headers = HeaderInfo::read(repaired.as_deref().unwrap_or(raw));
+    let header_source = repaired.as_deref().unwrap_or(raw);
+    let header_end = mime::structure_end(header_source, &settings.limits);
+    let headers = HeaderInfo::read(&header_source[..header_end]);
     let deadline = Instant::now() + settings.scan_timeout;
     let walk = mime::walk(raw, &settings.limits);
     let context = message_context(&headers, &walk.objects, envelope);

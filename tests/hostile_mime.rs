@@ -529,3 +529,49 @@ fn duplicate_transfer_encoding_headers() {
         );
     }
 }
+
+/// Fills a message up to the default scan limit of 10 MiB with `unit`.
+fn ten_mebibytes_of(head: &str, unit: &str) -> Vec<u8> {
+    let count = (10 * 1024 * 1024 - head.len() - 64) / unit.len();
+    let mut raw = head.as_bytes().to_vec();
+    raw.extend(unit.as_bytes().repeat(count));
+    raw
+}
+
+#[test]
+fn million_tiny_parts_stay_small() {
+    // About a million parts of 11 bytes: mail-parser used to need 340 MiB.
+    let head = format!("{HEADERS}Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    let raw = ten_mebibytes_of(&head, "--b\r\n\r\nx\r\n");
+
+    let run = scan_binary(&raw);
+
+    assert_small(&run);
+    assert!(run.line.contains("structure-too-large"), "{}", run.line);
+}
+
+#[test]
+fn million_header_fields_stay_small() {
+    // About a million `To:` fields: mail-parser used to need 400 MiB.
+    let raw = ten_mebibytes_of(HEADERS, "To: a@b\r\n");
+
+    let run = scan_binary(&raw);
+
+    assert_small(&run);
+    assert!(run.line.contains("structure-too-large"), "{}", run.line);
+}
+
+#[test]
+fn self_nested_multiparts_stay_small() {
+    // Each part opens another multipart with the same boundary.
+    let head = format!("{HEADERS}Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    let raw = ten_mebibytes_of(
+        &head,
+        "--b\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n",
+    );
+
+    let run = scan_binary(&raw);
+
+    assert_small(&run);
+    assert!(run.line.contains("structure-too-large"), "{}", run.line);
+}

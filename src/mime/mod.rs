@@ -31,7 +31,7 @@ mod repair;
 mod uuencode;
 mod walk;
 
-pub use repair::normalize_line_endings;
+pub use repair::{normalize_line_endings, structure_end};
 
 #[cfg(test)]
 mod tests;
@@ -107,6 +107,16 @@ pub struct Limits {
     pub max_compression_ratio: u64,
 }
 
+impl Limits {
+    /// Maximum number of header-like and delimiter-like lines given to the
+    /// MIME parser: 50 per allowed object, so 50,000 by default. The
+    /// message is cut before the line that exceeds it (see
+    /// [`structure_end`]).
+    pub fn max_structure_lines(&self) -> usize {
+        self.max_parts.saturating_mul(50)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -170,6 +180,10 @@ pub enum AnomalyKind {
     /// Parts follow the closing boundary of a multipart; they were walked
     /// and numbered after its last regular part.
     ContentAfterClosingBoundary,
+    /// The message has more header-like and delimiter-like lines than
+    /// [`Limits::max_structure_lines`]; it was cut before the line that
+    /// exceeds it, and the rest was not scanned.
+    StructureTooLarge,
     /// Lines end in a bare CR; they were read as CRLF.
     BareCrLineEndings,
     /// A part has several Content-Transfer-Encoding headers that disagree;
@@ -204,6 +218,7 @@ impl AnomalyKind {
             AnomalyKind::MalformedMessage => "malformed-message",
             AnomalyKind::BadBoundary => "bad-boundary",
             AnomalyKind::ContentAfterClosingBoundary => "content-after-closing-boundary",
+            AnomalyKind::StructureTooLarge => "structure-too-large",
             AnomalyKind::BareCrLineEndings => "bare-cr-line-endings",
             AnomalyKind::DuplicateTransferEncoding => "duplicate-transfer-encoding",
             AnomalyKind::ArchiveLeadingBytes => "archive-leading-bytes",

@@ -8,9 +8,9 @@
 
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::AnomalyKind;
 use super::collect::Collector;
 use super::walk::{Node, child_path, walk_nodes};
+use super::{AnomalyKind, Limits};
 
 /// RFC 2046 limits a boundary to 70 characters.
 const MAX_BOUNDARY_LEN: usize = 70;
@@ -30,6 +30,35 @@ pub fn normalize_line_endings(raw: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// Returns how many leading bytes of `raw` are given to the MIME parser:
+/// all of them, or the bytes before the line that makes the count of
+/// header-like lines (`Name: value`) and delimiter-like lines (`--x`)
+/// exceed [`Limits::max_structure_lines`].
+///
+/// mail-parser 0.11.9 keeps a record of a few hundred bytes for every
+/// header field and part, so a 10 MiB message of a million tiny parts or
+/// header fields took over 300 MiB to parse before any limit of the walk
+/// could apply. The cut bounds that memory.
+pub fn structure_end(raw: &[u8], limits: &Limits) -> usize {
+    let max_lines = limits.max_structure_lines();
+    let mut count = 0usize;
+    let mut offset = 0;
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        let header_like = line
+            .first()
+            .is_some_and(|&b| b != b' ' && b != b'\t' && b != b'\r' && b != b'\n')
+            && line.contains(&b':');
+        if header_like || line.starts_with(b"--") {
+            count += 1;
+            if count > max_lines {
+                return offset;
+            }
+        }
+        offset += line.len();
+    }
+    raw.len()
 }
 
 /// Guesses the boundary of a multipart body whose declared boundary is
@@ -143,6 +172,22 @@ mod tests {
                 "{input:?}"
             );
         }
+    }
+
+    #[test]
+    fn structure_end_cuts_after_max_lines() {
+        let limits = Limits {
+            max_parts: 1,
+            ..Limits::default()
+        };
+        let max = limits.max_structure_lines();
+        let mut raw = b"Subject: x\r\n\r\nplain text\r\n".to_vec();
+        let fits = raw.len() + (max - 1) * 5;
+        raw.extend(b"--b\r\n".repeat(max - 1));
+        assert_eq!(structure_end(&raw, &limits), raw.len());
+
+        raw.extend_from_slice(b"X: y\r\nmore\r\n");
+        assert_eq!(structure_end(&raw, &limits), fits);
     }
 
     #[test]

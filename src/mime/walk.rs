@@ -37,6 +37,11 @@ pub(super) fn walk_message(raw: &[u8], limits: &Limits) -> Walk {
         collector.anomaly(MESSAGE_PATH, AnomalyKind::BareCrLineEndings);
     }
     let raw = normalized.as_deref().unwrap_or(raw);
+    let end = repair::structure_end(raw, limits);
+    if end < raw.len() {
+        collector.anomaly(MESSAGE_PATH, AnomalyKind::StructureTooLarge);
+    }
+    let raw = &raw[..end];
 
     // NOTE: mail-parser 0.11.9 has `debug_assert!(false)` on parser states
     // it considers impossible. No test input has reached one, but in debug
