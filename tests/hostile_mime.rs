@@ -575,3 +575,24 @@ fn self_nested_multiparts_stay_small() {
     assert_small(&run);
     assert!(run.line.contains("structure-too-large"), "{}", run.line);
 }
+
+#[test]
+fn top_level_anomaly_names_message() {
+    // Found by the mime_tokens fuzz target: a part after the closing
+    // boundary of the top-level multipart was reported with an empty path.
+    let raw =
+        b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\n--b--\r\n\xff\xfe\r\n--b\r\n\r\n";
+
+    let verdict = analyse(raw);
+
+    assert!(
+        verdict.anomalies.iter().all(|a| !a.path.is_empty()),
+        "{:?}",
+        verdict.anomalies
+    );
+    assert!(
+        has_anomaly(&verdict, "content-after-closing-boundary", "message"),
+        "{}",
+        describe(&verdict)
+    );
+}

@@ -47,7 +47,10 @@ impl<'l> Collector<'l> {
         Some(self.walk.objects.len() - 1)
     }
 
+    /// Records an anomaly. The top-level multipart has the empty path
+    /// internally, and is reported as the `message` object it belongs to.
     pub(super) fn anomaly(&mut self, path: &str, kind: AnomalyKind) {
+        let path = if path.is_empty() { "message" } else { path };
         self.walk.anomalies.push(Anomaly {
             path: path.to_owned(),
             kind,
