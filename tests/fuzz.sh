@@ -10,7 +10,7 @@
 # reports as a crash: the crashing input is saved under fuzz/artifacts/TARGET/ and this
 # script exits non-zero.
 #
-# The fixtures in tests/fixtures/e2e seed both targets; the corpus that libFuzzer grows
+# The fixtures in tests/fixtures/e2e seed every target; the corpus that libFuzzer grows
 # is kept under target/fuzz-corpus/TARGET, outside the repository.
 set -euo pipefail
 
@@ -33,13 +33,15 @@ fi
 [ ${#targets[@]} -gt 0 ] || die "no fuzz targets found in fuzz/Cargo.toml"
 
 export RUSTC_BOOTSTRAP=1
+export RUSTFLAGS="${RUSTFLAGS:-} -Coverflow-checks=on"
+FUZZ_FLAGS=(--sanitizer none -O)
 cd fuzz
-cargo fuzz build --sanitizer none
+cargo fuzz build "${FUZZ_FLAGS[@]}"
 for target in "${targets[@]}"; do
     corpus=$REPO/target/fuzz-corpus/$target
     mkdir -p "$corpus"
     echo "fuzz: running $target for ${SECONDS_PER_TARGET} s"
-    cargo fuzz run --sanitizer none "$target" "$corpus" "$REPO/tests/fixtures/e2e" -- \
+    cargo fuzz run "${FUZZ_FLAGS[@]}" "$target" "$corpus" "$REPO/tests/fixtures/e2e" -- \
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=1024 -timeout=20 \
         || die "$target failed: the crashing input is in fuzz/artifacts/$target/"
 done

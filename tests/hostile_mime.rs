@@ -596,3 +596,24 @@ fn top_level_anomaly_names_message() {
         describe(&verdict)
     );
 }
+
+#[test]
+fn parser_debug_assertion_fails_open() {
+    // Found by the mime_tokens fuzz target: this input reaches a
+    // `debug_assert!(false)` in mail-parser 0.11.9 (src/parsers/message.rs,
+    // "Invalid part ID, could not find multipart."). A release build ends the
+    // parse there; a debug build panics, and `wormsign scan` must then report
+    // an error for the message instead of aborting.
+    let raw = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\n\r\n--b--\r\n\r\n--b\r\n--b--\r\n\
+        begin 644 a.exe\r\n\xff\xfeContent-Type: multipart/mixed\r\nContent-Type: message/rfc822\r\n\r\n\
+        Content-Type: message/rfc822\r\n\r\n\r\n--b--\r\n\0";
+
+    let run = scan_binary(raw);
+
+    let expected = if cfg!(debug_assertions) {
+        "error: analysis panicked"
+    } else {
+        "clean"
+    };
+    assert!(run.line.contains(expected), "{}", run.line);
+}
