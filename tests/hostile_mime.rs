@@ -12,8 +12,8 @@ use hostile_support::{
 const HEADERS: &str =
     "From: a@example.net\r\nTo: b@example.org\r\nSubject: hostile test\r\nMIME-Version: 1.0\r\n";
 
-/// A two-part multipart/mixed message with the given Content-Type
-/// parameters and raw body; each part is `(headers, body)`.
+/// Builds a multipart message with the given Content-Type value and
+/// boundary, one part per `(headers, body)` pair.
 fn multipart(content_type: &str, boundary: &str, parts: &[(&str, &str)]) -> Vec<u8> {
     let mut raw = format!("{HEADERS}Content-Type: {content_type}\r\n\r\npreamble\r\n");
     for (headers, body) in parts {
@@ -109,7 +109,7 @@ fn broken_base64_decoded_leniently() {
 
 #[test]
 fn broken_quoted_printable_decoded_leniently() {
-    // `=ZZ` is not a hex escape; the payload follows it, split by a soft
+    // `=ZZ` is not a hex escape. The payload follows it, split by a soft
     // line break.
     let body = format!("junk =ZZ here {}=\r\n{}", &PAYLOAD[..10], &PAYLOAD[10..]);
     let raw = multipart(
@@ -309,8 +309,8 @@ fn encoded_word_file_names() {
     }
 }
 
-/// A multipart nested `depth` levels deep with the payload at the bottom
-/// and a payload part beside the first level.
+/// Builds a multipart nested `depth` levels deep with the payload at the
+/// bottom and a payload part beside the first level.
 fn nested(depth: usize) -> Vec<u8> {
     let mut body = format!(
         "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
