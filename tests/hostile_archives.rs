@@ -69,8 +69,8 @@ fn nested_past_depth_limit() {
     assert!(run.line.contains("archive-too-deep"), "{}", run.line);
 }
 
-/// A 42.zip-style recursive bomb: each level holds 16 copies of the level
-/// below, and the bottom holds 16 members of 1 MiB of zeros. Fully
+/// Builds a 42.zip-style recursive bomb: each level contains 16 copies of
+/// the level below, and the bottom contains 16 members of 1 MiB of zeros. Fully
 /// expanded it is 16^5 MiB (1 TiB).
 fn recursive_bomb() -> Vec<u8> {
     let zeros = vec![0u8; 1024 * 1024];
@@ -111,17 +111,17 @@ fn recursive_zip_bomb() {
     assert!(run.line.contains("incomplete"), "{}", run.line);
 }
 
-/// A non-recursive bomb after Fifield's "A better zip bomb" (WOOT 2019):
-/// one local member (the kernel) and `entries` central directory entries
-/// that all point at it, so each entry expands the same bytes again.
+/// Builds a non-recursive zip bomb in David Fifield's style: one local
+/// member (the kernel) and `entries` central directory entries that all
+/// point at it, so each entry expands the same bytes again.
 fn overlapping_bomb(kernel: &[u8], entries: usize) -> Vec<u8> {
     let single = zip_of(&[("kernel.bin", kernel)], CompressionMethod::Deflated);
     let central_start = find(&single, b"PK\x01\x02");
     let end_start = find(&single, b"PK\x05\x06");
     let entry = &single[central_start..end_start];
 
-    // Each entry gets its own name of the kernel's length, as in Fifield's
-    // bombs, so a reader that keeps one entry per name still sees them all.
+    // Each entry gets its own name of the kernel's length, so a reader that
+    // keeps one entry per name still lists them all.
     let name_at = 46;
     let mut bomb = single[..central_start].to_vec();
     let central_offset = bomb.len();
