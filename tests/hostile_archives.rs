@@ -70,8 +70,8 @@ fn nested_past_depth_limit() {
 }
 
 /// Builds a 42.zip-style recursive bomb: each level contains 16 copies of
-/// the level below, and the bottom contains 16 members of 1 MiB of zeros. Fully
-/// expanded it is 16^5 MiB (1 TiB).
+/// the level below, and the bottom contains 16 members of 1 MiB of zeros.
+/// Fully expanded it is 16^5 MiB (1 TiB).
 fn recursive_bomb() -> Vec<u8> {
     let zeros = vec![0u8; 1024 * 1024];
     let names: Vec<String> = (0..16).map(|index| format!("{index:x}.bin")).collect();
