@@ -153,7 +153,12 @@ pub fn analyse(
     envelope: &Envelope,
     truncated: bool,
 ) -> Verdict {
-    let headers = HeaderInfo::read(raw);
+    // The walk repairs bare CR line endings and cuts an oversized structure
+    // itself, and reports both.
+    let repaired = mime::normalize_line_endings(raw);
+    let header_source = repaired.as_deref().unwrap_or(raw);
+    let header_end = mime::structure_end(header_source, &settings.limits);
+    let headers = HeaderInfo::read(&header_source[..header_end]);
     let deadline = Instant::now() + settings.scan_timeout;
     let walk = mime::walk(raw, &settings.limits);
     let context = message_context(&headers, &walk.objects, envelope);
@@ -334,6 +339,8 @@ fn message_context(
         from_domain: headers.from_domain.clone().unwrap_or_default(),
         attachment_names: attachment_names.join("\n"),
         has_executable: objects.iter().any(is_executable),
+        // TODO: a zip behind a self-extractor stub is expanded by the walk
+        // but does not set has_zip, which looks at offset 0 only.
         has_zip: objects.iter().any(|o| o.data.starts_with(b"PK\x03\x04")),
         helo,
         envelope_from,

@@ -17,6 +17,8 @@
 #      and clamav are installed for benches/compare-clamav.sh, with freshclam set to manual.
 #   6. runs the DNSBL benchmark in its small mode (benches/dnsbl-vs-rbldnsd.sh --ci, dnsperf)
 #      so that the script keeps working; its numbers are not checked.
+#   7. installs cargo-fuzz from crates.io if missing and runs each fuzz target in fuzz/ for
+#      FUZZ_SECONDS (default 30) seconds; a crash fails the run (tests/fuzz.sh).
 # Every step is required: a missing tool or a failing step stops the run with a non-zero
 # exit status, and no test is skipped.
 set -euo pipefail
@@ -48,6 +50,7 @@ declare -A PACKAGE_OF=(
     [dnsperf]=dnsperf
     [ss]=iproute2
     [named-checkzone]=bind9-utils
+    [g++]=g++
 )
 
 install_missing() {
@@ -107,5 +110,7 @@ WORMSIGN_BIN=$REPO/target/debug/wormsign SESSIONS=50 HOLD=500 \
     bash benches/sessions-rss.sh "$WORMSIGN_SA_CORPUS/easy-ham-1"
 step "benches/dnsbl-vs-rbldnsd.sh --ci"
 bash benches/dnsbl-vs-rbldnsd.sh --ci
+step "fuzz targets"
+bash tests/fuzz.sh
 
 echo "run-all: all steps passed"

@@ -1,8 +1,9 @@
 //! Zip expansion: turns zip archives among the scan objects into one object
 //! per member, within the archive limits of [`Limits`](super::Limits).
 //!
-//! Archives are recognised by the local file header signature `PK\x03\x04`
-//! at offset 0, never by file name. Nested archives are queued on an
+//! Archives are recognised by content, never by file name: the local file
+//! header signature `PK\x03\x04` at offset 0, or later in the data when it
+//! ends in an end of central directory record (a self-extractor). Nested archives are queued on an
 //! explicit stack, not expanded by recursion.
 
 use std::io::{self, Cursor, Read};
@@ -23,6 +24,8 @@ const RATIO_EXEMPT_BYTES: u64 = 64 * 1024;
 /// The facts about a member that decide how it is read.
 struct Member {
     name: String,
+    /// Offset of the member's local header in the archive.
+    header_start: u64,
     encrypted: bool,
     compressed_size: u64,
     size: u64,
@@ -36,6 +39,7 @@ impl Member {
         };
         Member {
             name,
+            header_start: entry.header_start(),
             encrypted: entry.encrypted(),
             compressed_size: entry.compressed_size(),
             size: entry.size(),
@@ -43,11 +47,35 @@ impl Member {
     }
 }
 
-/// Whether `data` starts like a zip archive.
-// TODO: a zip behind leading bytes (a self-extractor stub, one junk byte)
-// is not opened; only its name-level rules can match.
+/// The end of central directory record is at most this far from the end:
+/// 22 bytes of record plus a comment of up to 65,535 bytes.
+const MAX_END_RECORD_DISTANCE: usize = 22 + 65_535;
+
+/// Signature of the end of central directory record.
+const END_RECORD_SIGNATURE: &[u8; 4] = b"PK\x05\x06";
+
+/// Returns where the zip archive in `data` starts: 0 for a plain zip, the offset of
+/// the first local header for a zip behind leading bytes (a self-extractor
+/// stub), or `None` when `data` is no zip. A zip behind leading bytes must
+/// also end in an end of central directory record, so text that merely
+/// mentions `PK\x03\x04` is not taken for an archive.
+pub(super) fn zip_start(data: &[u8]) -> Option<usize> {
+    if data.starts_with(LOCAL_HEADER_SIGNATURE) {
+        return Some(0);
+    }
+    let tail = &data[data.len().saturating_sub(MAX_END_RECORD_DISTANCE)..];
+    tail.windows(END_RECORD_SIGNATURE.len())
+        .any(|window| window == END_RECORD_SIGNATURE)
+        .then(|| {
+            data.windows(LOCAL_HEADER_SIGNATURE.len())
+                .position(|window| window == LOCAL_HEADER_SIGNATURE)
+        })
+        .flatten()
+}
+
+/// Whether `data` is a zip archive, at its start or behind leading bytes.
 pub(super) fn is_zip(data: &[u8]) -> bool {
-    data.starts_with(LOCAL_HEADER_SIGNATURE)
+    zip_start(data).is_some()
 }
 
 /// Expands the object at `index` if it is a zip archive, then every archive
@@ -72,6 +100,9 @@ pub(super) fn expand_if_archive(collector: &mut Collector<'_>, index: usize) {
         // then put back, to avoid copying the archive.
         let data = std::mem::take(&mut collector.walk.objects[index].data);
         let path = collector.walk.objects[index].path.clone();
+        if zip_start(&data).is_some_and(|start| start > 0) {
+            collector.anomaly(&path, AnomalyKind::ArchiveLeadingBytes);
+        }
         let first_member = collector.walk.objects.len();
         expand_one(collector, &data, &path);
         collector.walk.objects[index].data = data;
@@ -99,6 +130,17 @@ fn expand_by_central_directory(
     archive: &mut ZipArchive<Cursor<&[u8]>>,
     path: &str,
 ) {
+    // The crate keeps one entry per name, so later entries of a repeated
+    // name are never seen. Entries that share compressed data are the
+    // non-recursive zip bomb. Both are reported, and the archive byte
+    // budget bounds what the shared data can expand to.
+    if archive.has_duplicate_names() {
+        collector.anomaly(path, AnomalyKind::ArchiveDuplicateNames);
+    }
+    if archive.has_overlapping_files().unwrap_or(true) {
+        collector.anomaly(path, AnomalyKind::ArchiveOverlappingEntries);
+    }
+    let mut local_headers_read = std::collections::HashSet::new();
     for index in 0..archive.len() {
         if collector.is_full() {
             return;
@@ -116,6 +158,12 @@ fn expand_by_central_directory(
             }
         };
         let member_path = format!("{path}!{}", member.name);
+        // An entry that points at a local header already read adds no
+        // content, only expansion: keep its name, skip its data.
+        if !local_headers_read.insert(member.header_start) {
+            push_member(collector, member_path, member.name, Vec::new());
+            continue;
+        }
 
         let data = match read_allowance(collector, &member_path, &member) {
             None => Vec::new(),
@@ -148,6 +196,7 @@ fn expand_by_local_headers(collector: &mut Collector<'_>, data: &[u8], path: &st
         }
         let member = Member {
             name: entry.name,
+            header_start: entry.header_start as u64,
             encrypted: entry.encrypted,
             compressed_size: entry.compressed_size,
             size: entry.size,

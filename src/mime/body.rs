@@ -3,7 +3,7 @@
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{ContentType, Message, MessagePart, MimeHeaders, PartType};
+use mail_parser::{ContentType, Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 /// Formats a Content-Type as lower-case `type/subtype`, or `type` alone
 /// when the subtype is missing.
@@ -22,8 +22,38 @@ pub(super) fn content_type(part: &MessagePart<'_>) -> Option<String> {
 }
 
 /// Returns the Content-Disposition `filename`, else the Content-Type `name`.
-pub(super) fn file_name(part: &MessagePart<'_>) -> Option<String> {
-    part.attachment_name().map(str::to_owned)
+///
+/// mail-parser 0.11.9 keeps the blank between two adjacent encoded words inside a
+/// quoted name (`"=?UTF-8?Q?a?= =?UTF-8?Q?b.pif?="` gives `a b.pif`), so
+/// such a name is decoded again from the raw header, as clients show it.
+pub(super) fn file_name(message: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+    let name = part.attachment_name()?;
+    Some(raw_encoded_name(message, part).unwrap_or_else(|| name.to_owned()))
+}
+
+/// Decodes a quoted `filename` or `name` parameter made of encoded words,
+/// read from the raw Content-Disposition or Content-Type header.
+fn raw_encoded_name(message: &Message<'_>, part: &MessagePart<'_>) -> Option<String> {
+    let header = part.headers().iter().find(|header| {
+        let name = header.name();
+        name.eq_ignore_ascii_case("content-disposition")
+            || name.eq_ignore_ascii_case("content-type")
+    })?;
+    let raw = message
+        .raw_message
+        .get(header.offset_start() as usize..header.offset_end() as usize)?;
+    let text = String::from_utf8_lossy(raw);
+    let lower = text.to_ascii_lowercase();
+    let start = lower.find("name=\"")? + "name=\"".len();
+    let quoted = &text[start..];
+    let value = &quoted[..quoted.find('"')?];
+    if !value.contains("=?") {
+        return None;
+    }
+    let header = format!("Subject: {value}\r\n\r\n");
+    MessageParser::new()
+        .parse_headers(header.as_bytes())
+        .and_then(|message| message.subject().map(str::to_owned))
 }
 
 /// The decoded bytes of a leaf part, and whether its transfer encoding was
@@ -55,6 +85,10 @@ pub(super) fn part_bytes(message: &Message<'_>, part: &MessagePart<'_>) -> PartB
         };
     }
 
+    // mail-parser decodes `=ZZ` and other invalid escapes as they stand
+    // without flagging them.
+    let bad_escape = transfer_encoding(part) == TransferEncoding::QuotedPrintable
+        && raw_body.is_some_and(has_invalid_qp_escape);
     let data = match (&part.body, raw_body) {
         (PartType::Text(_) | PartType::Html(_), Some(raw)) => {
             decode_strictly(raw, transfer_encoding(part))
@@ -70,8 +104,59 @@ pub(super) fn part_bytes(message: &Message<'_>, part: &MessagePart<'_>) -> PartB
     };
     PartBytes {
         data,
-        bad_encoding: false,
+        bad_encoding: bad_escape,
     }
+}
+
+/// Decodes the raw body of a leaf part once more for each further
+/// Content-Transfer-Encoding header whose mechanism differs from the one
+/// mail-parser used, because mail clients disagree on which header wins.
+pub(super) fn alternate_decodings(message: &Message<'_>, part: &MessagePart<'_>) -> Vec<Vec<u8>> {
+    let used = transfer_encoding(part);
+    let mut others: Vec<TransferEncoding> = Vec::new();
+    for header in part.headers() {
+        if !header
+            .name()
+            .eq_ignore_ascii_case("content-transfer-encoding")
+        {
+            continue;
+        }
+        let Some(value) = header.value().as_text() else {
+            continue;
+        };
+        let encoding = encoding_of(&mechanism(value));
+        if encoding != used && !others.contains(&encoding) {
+            others.push(encoding);
+        }
+    }
+    let Some(raw) = message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)
+    else {
+        return Vec::new();
+    };
+    others
+        .into_iter()
+        .map(|encoding| decode_leniently(raw, encoding))
+        .collect()
+}
+
+/// True when a quoted-printable body has `=` followed by neither two hex
+/// digits nor a line break (a soft line break may have trailing blanks).
+fn has_invalid_qp_escape(raw: &[u8]) -> bool {
+    raw.iter().enumerate().any(|(at, &byte)| {
+        if byte != b'=' {
+            return false;
+        }
+        let rest = &raw[at + 1..];
+        let hex = rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit();
+        let blanks = rest
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let soft_break = matches!(rest.get(blanks), None | Some(b'\r' | b'\n'));
+        !hex && !soft_break
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,16 +166,18 @@ enum TransferEncoding {
     Identity,
 }
 
-// TODO: uuencoded bodies (`x-uuencode`, or `begin 644 name` lines in a
-// text part) are scanned as text, so a payload sent that way is not seen.
 fn transfer_encoding(part: &MessagePart<'_>) -> TransferEncoding {
     let name = part.content_transfer_encoding().map(mechanism);
-    match name.as_deref() {
-        Some(name) if name.eq_ignore_ascii_case("base64") => TransferEncoding::Base64,
-        Some(name) if name.eq_ignore_ascii_case("quoted-printable") => {
-            TransferEncoding::QuotedPrintable
-        }
-        _ => TransferEncoding::Identity,
+    encoding_of(name.as_deref().unwrap_or_default())
+}
+
+fn encoding_of(name: &str) -> TransferEncoding {
+    if name.eq_ignore_ascii_case("base64") {
+        TransferEncoding::Base64
+    } else if name.eq_ignore_ascii_case("quoted-printable") {
+        TransferEncoding::QuotedPrintable
+    } else {
+        TransferEncoding::Identity
     }
 }
 
@@ -203,6 +290,22 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn invalid_qp_escape_table() {
+        let cases: &[(&[u8], bool)] = &[
+            (b"caf=C3=A9", false),
+            (b"soft=\r\nbreak", false),
+            (b"soft= \t\nbreak", false),
+            (b"end=", false),
+            (b"bad=ZZ", true),
+            (b"half=A", true),
+            (b"a = b", true),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(has_invalid_qp_escape(input), *expected, "{input:?}");
+        }
+    }
 
     #[test]
     fn lenient_base64_table() {

@@ -11,6 +11,8 @@ pub(super) struct Collector<'l> {
     pub(super) archive_bytes_left: u64,
     /// Set once [`Limits::max_parts`] is reached; nothing more is added.
     full: bool,
+    /// Set while a repaired multipart is walked, so no repair nests.
+    pub(super) in_repair: bool,
 }
 
 impl<'l> Collector<'l> {
@@ -20,6 +22,7 @@ impl<'l> Collector<'l> {
             walk: Walk::default(),
             archive_bytes_left: limits.max_archive_total_bytes,
             full: false,
+            in_repair: false,
         }
     }
 
@@ -44,7 +47,10 @@ impl<'l> Collector<'l> {
         Some(self.walk.objects.len() - 1)
     }
 
+    /// Records an anomaly. The top-level multipart has the empty path
+    /// internally, and is reported as the `message` object it belongs to.
     pub(super) fn anomaly(&mut self, path: &str, kind: AnomalyKind) {
+        let path = if path.is_empty() { "message" } else { path };
         self.walk.anomalies.push(Anomaly {
             path: path.to_owned(),
             kind,

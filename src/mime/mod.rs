@@ -17,13 +17,21 @@
 //!   alone for a single-part body.
 //! - A zip archive member is `<container>!<member name>`, e.g. `2!a.exe`,
 //!   and a member of a nested zip is `2!a.zip!b.exe`. The member name keeps
-//!   its directory prefix.
+//!   its directory prefix. A uuencoded file inside a part is named the
+//!   same way: `1!name.exe`.
+//! - Parts recovered from a multipart with a missing or wrong boundary are
+//!   numbered below the part that held them (`1.1`, `1.2`); parts after a
+//!   closing boundary continue the numbering of that multipart.
 
 mod archive;
 mod body;
 mod collect;
 mod local_headers;
+mod repair;
+mod uuencode;
 mod walk;
+
+pub use repair::{normalize_line_endings, structure_end};
 
 #[cfg(test)]
 mod tests;
@@ -99,6 +107,16 @@ pub struct Limits {
     pub max_compression_ratio: u64,
 }
 
+impl Limits {
+    /// Maximum number of header-like and delimiter-like lines given to the
+    /// MIME parser: 50 per allowed object, so 50,000 by default. The
+    /// message is cut before the line that exceeds it (see
+    /// [`structure_end`]).
+    pub fn max_structure_lines(&self) -> usize {
+        self.max_parts.saturating_mul(50)
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -156,6 +174,30 @@ pub enum AnomalyKind {
     BadEncoding,
     /// No header could be parsed; the whole input became the `message` object.
     MalformedMessage,
+    /// A multipart whose boundary parameter is missing or never used in
+    /// its body; it was split at the first line that looks like a delimiter.
+    BadBoundary,
+    /// Parts follow the closing boundary of a multipart; they were walked
+    /// and numbered after its last regular part.
+    ContentAfterClosingBoundary,
+    /// The message has more header-like and delimiter-like lines than
+    /// [`Limits::max_structure_lines`]; it was cut before the line that
+    /// exceeds it, and the rest was not scanned.
+    StructureTooLarge,
+    /// Lines end in a bare CR; they were read as CRLF.
+    BareCrLineEndings,
+    /// A part has several Content-Transfer-Encoding headers that disagree;
+    /// it was emitted once per decoding, all at the same path.
+    DuplicateTransferEncoding,
+    /// The archive starts after leading bytes, as a self-extractor does;
+    /// it was opened all the same.
+    ArchiveLeadingBytes,
+    /// The central directory repeats a member name; only the first entry
+    /// of each name was read.
+    ArchiveDuplicateNames,
+    /// Several members share compressed data, the shape of a
+    /// non-recursive zip bomb; the archive byte limits bound its expansion.
+    ArchiveOverlappingEntries,
 }
 
 impl AnomalyKind {
@@ -174,6 +216,14 @@ impl AnomalyKind {
             AnomalyKind::ArchiveUnsupported => "archive-unsupported",
             AnomalyKind::BadEncoding => "bad-encoding",
             AnomalyKind::MalformedMessage => "malformed-message",
+            AnomalyKind::BadBoundary => "bad-boundary",
+            AnomalyKind::ContentAfterClosingBoundary => "content-after-closing-boundary",
+            AnomalyKind::StructureTooLarge => "structure-too-large",
+            AnomalyKind::BareCrLineEndings => "bare-cr-line-endings",
+            AnomalyKind::DuplicateTransferEncoding => "duplicate-transfer-encoding",
+            AnomalyKind::ArchiveLeadingBytes => "archive-leading-bytes",
+            AnomalyKind::ArchiveDuplicateNames => "archive-duplicate-names",
+            AnomalyKind::ArchiveOverlappingEntries => "archive-overlapping-entries",
         }
     }
 }

@@ -3,16 +3,16 @@
 
 use std::collections::BTreeSet;
 
-use mail_parser::{Message, MessageParser, MessagePart, PartType};
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 
 use super::collect::Collector;
-use super::{AnomalyKind, Limits, ObjectKind, ScanObject, Walk, archive, body};
+use super::{AnomalyKind, Limits, ObjectKind, ScanObject, Walk, archive, body, repair, uuencode};
 
 /// Path of the top-level message object.
 const MESSAGE_PATH: &str = "message";
 
 /// One pending step of the walk.
-enum Node<'m> {
+pub(super) enum Node<'m> {
     /// A message: the top-level one (empty path) or an embedded one.
     Message {
         message: &'m Message<'m>,
@@ -32,6 +32,16 @@ enum Node<'m> {
 
 pub(super) fn walk_message(raw: &[u8], limits: &Limits) -> Walk {
     let mut collector = Collector::new(limits);
+    let normalized = repair::normalize_line_endings(raw);
+    if normalized.is_some() {
+        collector.anomaly(MESSAGE_PATH, AnomalyKind::BareCrLineEndings);
+    }
+    let raw = normalized.as_deref().unwrap_or(raw);
+    let end = repair::structure_end(raw, limits);
+    if end < raw.len() {
+        collector.anomaly(MESSAGE_PATH, AnomalyKind::StructureTooLarge);
+    }
+    let raw = &raw[..end];
 
     // NOTE: mail-parser 0.11.9 has `debug_assert!(false)` on parser states
     // it considers impossible. No test input has reached one, but in debug
@@ -54,13 +64,19 @@ pub(super) fn walk_message(raw: &[u8], limits: &Limits) -> Walk {
         return collector.finish();
     };
 
-    let mut stack = vec![Node::Message {
+    let stack = vec![Node::Message {
         message: &message,
         path: String::new(),
         file_name: None,
         content_type: Some("message/rfc822".to_owned()),
         depth: 0,
     }];
+    walk_nodes(&mut collector, stack);
+    collector.finish()
+}
+
+/// Runs the walk until `stack` is empty or the object limit is reached.
+pub(super) fn walk_nodes<'m>(collector: &mut Collector<'_>, mut stack: Vec<Node<'m>>) {
     while let Some(node) = stack.pop() {
         if collector.is_full() {
             break;
@@ -105,10 +121,9 @@ pub(super) fn walk_message(raw: &[u8], limits: &Limits) -> Walk {
                 id,
                 path,
                 depth,
-            } => visit_part(&mut collector, &mut stack, message, id, path, depth),
+            } => visit_part(collector, &mut stack, message, id, path, depth),
         }
     }
-    collector.finish()
 }
 
 fn visit_part<'m>(
@@ -136,6 +151,7 @@ fn visit_part<'m>(
                 .map(|&child| child as usize)
                 .filter(|&child| child > id)
                 .collect();
+            walk_parts_after_close(collector, message, part, &path, children.len() + 1, depth);
             for (index, &child) in children.iter().enumerate().rev() {
                 stack.push(Node::Part {
                     message,
@@ -148,12 +164,12 @@ fn visit_part<'m>(
         PartType::Message(nested) => stack.push(Node::Message {
             message: nested,
             path,
-            file_name: body::file_name(part),
+            file_name: body::file_name(message, part),
             content_type: body::content_type(part),
             depth: depth + 1,
         }),
         PartType::Text(_) | PartType::Html(_) | PartType::Binary(_) | PartType::InlineBinary(_) => {
-            emit_leaf(collector, message, part, path);
+            emit_leaf(collector, message, part, path, depth);
         }
     }
 }
@@ -163,20 +179,80 @@ fn emit_leaf(
     message: &Message<'_>,
     part: &MessagePart<'_>,
     path: String,
+    depth: usize,
 ) {
     let bytes = body::part_bytes(message, part);
     if bytes.bad_encoding {
         collector.anomaly(&path, AnomalyKind::BadEncoding);
     }
-    let index = collector.push(ScanObject {
-        path,
-        kind: ObjectKind::Part,
-        file_name: body::file_name(part),
-        content_type: body::content_type(part),
-        data: bytes.data,
-    });
-    if let Some(index) = index {
-        archive::expand_if_archive(collector, index);
+    let alternates = body::alternate_decodings(message, part);
+    if !alternates.is_empty() {
+        collector.anomaly(&path, AnomalyKind::DuplicateTransferEncoding);
+    }
+    let declared_multipart =
+        body::content_type(part).is_some_and(|ct| ct.starts_with("multipart/"));
+    let file_name = body::file_name(message, part);
+    let content_type = body::content_type(part);
+
+    let mut leaves = vec![bytes.data];
+    leaves.extend(alternates);
+    for data in leaves {
+        let index = collector.push(ScanObject {
+            path: path.clone(),
+            kind: ObjectKind::Part,
+            file_name: file_name.clone(),
+            content_type: content_type.clone(),
+            data,
+        });
+        if let Some(index) = index {
+            for member in uuencode::extract(collector, index) {
+                archive::expand_if_archive(collector, member);
+            }
+            archive::expand_if_archive(collector, index);
+        }
+    }
+
+    // A multipart that mail-parser could not split has a missing or wrong
+    // boundary: split it at the first delimiter-like line instead.
+    if declared_multipart {
+        collector.anomaly(&path, AnomalyKind::BadBoundary);
+        let raw_body = message
+            .raw_message
+            .get(part.offset_body as usize..part.offset_end as usize)
+            .unwrap_or_default();
+        if let Some(boundary) = repair::guess_boundary(raw_body) {
+            repair::walk_as_multipart(collector, raw_body, boundary, &path, 1, depth);
+        }
+    }
+}
+
+/// Walks the parts a sender placed after the closing boundary of a
+/// multipart, numbering them after its last regular child.
+fn walk_parts_after_close(
+    collector: &mut Collector<'_>,
+    message: &Message<'_>,
+    part: &MessagePart<'_>,
+    path: &str,
+    first_number: usize,
+    depth: usize,
+) {
+    let Some(boundary) = part.content_type().and_then(|ct| ct.attribute("boundary")) else {
+        return;
+    };
+    let raw_body = message
+        .raw_message
+        .get(part.offset_body as usize..part.offset_end as usize)
+        .unwrap_or_default();
+    if let Some(after) = repair::parts_after_close(raw_body, boundary.as_bytes()) {
+        collector.anomaly(path, AnomalyKind::ContentAfterClosingBoundary);
+        repair::walk_as_multipart(
+            collector,
+            after,
+            boundary.as_bytes(),
+            path,
+            first_number,
+            depth,
+        );
     }
 }
 
@@ -209,7 +285,7 @@ fn message_text(message: &Message<'_>) -> Vec<u8> {
 }
 
 /// Appends an IMAP-style part number to `parent` (`""` + 1 is `1`).
-fn child_path(parent: &str, number: usize) -> String {
+pub(super) fn child_path(parent: &str, number: usize) -> String {
     if parent.is_empty() {
         number.to_string()
     } else {

@@ -646,6 +646,11 @@ impl Milter {
         self.port
     }
 
+    /// Process id of the `wormsign run` child, for sending it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Path of the SQLite database that [`Milter::start`] configured.
     pub fn database(&self) -> PathBuf {
         self.dir.path().join("wormsign.db")
