@@ -22,7 +22,7 @@ die() { echo "fuzz: $*" >&2; exit 1; }
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz: installing cargo-fuzz"
-    cargo install cargo-fuzz --locked || die "cargo install cargo-fuzz failed"
+    cargo install cargo-fuzz --version 0.13.2 --locked || die "cargo install cargo-fuzz failed"
 fi
 
 if [ $# -gt 0 ]; then
