@@ -374,7 +374,11 @@ impl Config {
             max_concurrent_scans,
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             limits: limits_from_raw(raw.limits.unwrap_or_default())?,
-            dnsbl: crate::dnsbl::Settings::from_raw(raw.dnsbl.unwrap_or_default())?,
+            dnsbl: crate::dnsbl::Settings::new(
+                raw.dnsbl.unwrap_or_default(),
+                &export.options(&listing),
+                listing.clone(),
+            )?,
             listing,
             export,
         })
