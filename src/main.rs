@@ -19,6 +19,26 @@ use wormsign::config::Config;
 use wormsign::scanner::{RuleSet, check_dir};
 use wormsign::{bench, dnsbl, export, milter, scan, store};
 
+/// Writes to standard output like `print!`, but returns the I/O error
+/// instead of panicking, so that a closed pipe ends the command quietly
+/// (see [`is_broken_pipe`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!($($arg)*))
+    };
+}
+
+/// [`out!`] with a newline, like `println!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out!("{}\n", format_args!($($arg)*))
+    };
+}
+
+/// Exit status for a closed standard output: 128 + SIGPIPE (13), the status
+/// a shell reports for a command that a closed pipe ended.
+const EXIT_BROKEN_PIPE: u8 = 141;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = cli
@@ -33,11 +53,23 @@ fn main() -> ExitCode {
     }
     match dispatch(cli) {
         Ok(code) => code,
+        // The reader went away (`wormsign origin ... | head`): nothing is
+        // left to print to, and nothing went wrong on our side.
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(error) => {
             eprintln!("wormsign: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Returns whether `error` comes from writing to a closed pipe.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn init_tracing(filter: &str) -> Result<(), tracing_subscriber::filter::ParseError> {
@@ -85,22 +117,22 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
     let config = match config {
         Ok(config) => config,
         Err(error) => {
-            println!("{error:#}");
+            outln!("{error:#}")?;
             return Ok(ExitCode::from(1));
         }
     };
     match RuleSet::load(config.signatures.as_deref()) {
-        Ok(rules) => println!(
+        Ok(rules) => outln!(
             "# {source}: valid; {} rules from {}",
             rules.len(),
             rules.source
-        ),
+        )?,
         Err(error) => {
-            println!("{source}: signatures: {error}");
+            outln!("{source}: signatures: {error}")?;
             return Ok(ExitCode::from(1));
         }
     }
-    print!("{}", config.to_toml());
+    out!("{}", config.to_toml())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -241,9 +273,9 @@ fn run_bench(args: BenchArgs) -> Result<ExitCode> {
         .context("cannot start the tokio runtime")?;
     let report = runtime.block_on(bench::run(&corpus, &options));
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
     } else {
-        print!("{}", report.to_text());
+        out!("{}", report.to_text())?;
     }
     Ok(if report.errors > 0 {
         ExitCode::from(1)
@@ -273,9 +305,9 @@ fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
         infected |= report.verdict == "infected";
         errors |= report.verdict == "error";
         if args.json {
-            println!("{}", serde_json::to_string(report)?);
+            outln!("{}", serde_json::to_string(report)?)?;
         } else {
-            println!("{}", report.line());
+            outln!("{}", report.line())?;
         }
     }
     if args.record {
@@ -323,10 +355,10 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         if format == export::Format::Ndjson {
             let keys = listed.iter().map(|l| l.listing.ip.clone()).collect();
             let sightings = store::sightings_since(&connection, policy.query(now).since)?;
-            print!("{}", export::render_ndjson(&sightings, &keys).0);
+            out!("{}", export::render_ndjson(&sightings, &keys).0)?;
             return Ok(ExitCode::SUCCESS);
         }
-        print!("{}", export::render(format, &listed, &options, now)?);
+        out!("{}", export::render(format, &listed, &options, now)?)?;
         let ipv6 = listed.iter().filter(|l| l.network.addr().is_ipv6()).count();
         if format == export::Format::Rbldnsd && ipv6 > 0 {
             eprintln!(
@@ -431,10 +463,10 @@ fn delist(config: Config, args: DelistArgs) -> Result<ExitCode> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let delisting = store::delist(&connection, args.ip, &args.reason, now)?;
     info!(ip = %delisting.ip, reason = %args.reason, "delisted");
-    println!(
+    outln!(
         "delisted {} at {now}; a new sighting lists it again",
         delisting.ip
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -479,7 +511,7 @@ fn stats(config: Config, args: StatsArgs) -> Result<ExitCode> {
     let connection = store::open_read_only(&database)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let summary = wormsign::stats::collect(&connection, &config, now)?;
-    print!("{}", summary.render());
+    out!("{}", summary.render())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -490,13 +522,13 @@ fn rules_check(config: Config, dir: Option<&Path>) -> Result<ExitCode> {
         d.display().to_string()
     });
     if errors.is_empty() {
-        println!("{source}: all rules compile");
+        outln!("{source}: all rules compile")?;
         return Ok(ExitCode::SUCCESS);
     }
     for error in &errors {
-        println!("{error}");
+        outln!("{error}")?;
     }
-    println!("{source}: {} error(s)", errors.len());
+    outln!("{source}: {} error(s)", errors.len())?;
     Ok(ExitCode::from(1))
 }
 
@@ -509,7 +541,7 @@ fn rules_test(config: Config, dir: &Path, manifest: &Path) -> Result<ExitCode> {
     .with_context(|| format!("cannot compile the rules in {}", dir.display()))?;
     let settings = Settings::from_config(&config);
     let report = wormsign::rules_cmd::run(&rules, &settings, manifest)?;
-    print!("{}", report.render());
+    out!("{}", report.render())?;
     Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
@@ -540,9 +572,9 @@ fn origin_command(config: Config, args: OriginArgs) -> Result<ExitCode> {
         for report in wormsign::origin_cmd::report_file(file, &settings) {
             unreadable |= report.error.is_some();
             if args.json {
-                println!("{}", serde_json::to_string(&report)?);
+                outln!("{}", serde_json::to_string(&report)?)?;
             } else {
-                print!("{}", report.text());
+                out!("{}", report.text())?;
             }
         }
     }
