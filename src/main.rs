@@ -347,7 +347,7 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     settings.ip4tset |= args.ip4tset;
     let options = settings.options(&policy);
     let database = args.database.clone().unwrap_or(config.database);
-    let connection = store::open_read_only(&database)?;
+    let connection = store::open_for_reading(&database)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
 
     let Some(path) = args.output else {
@@ -485,7 +485,7 @@ fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
         None => config.listing.window_secs.map(|secs| now - secs),
     };
     let database = args.database.unwrap_or(config.database);
-    let connection = store::open_read_only(&database)?;
+    let connection = store::open_for_reading(&database)?;
     let reports = report::build_reports(&connection, &config.listing, since, group_by)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create report directory {}", args.output.display()))?;
@@ -508,7 +508,7 @@ fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
 
 fn stats(config: Config, args: StatsArgs) -> Result<ExitCode> {
     let database = args.database.clone().unwrap_or(config.database.clone());
-    let connection = store::open_read_only(&database)?;
+    let connection = store::open_for_reading(&database)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let summary = wormsign::stats::collect(&connection, &config, now)?;
     out!("{}", summary.render())?;
