@@ -14,7 +14,7 @@
 # --format rbldnsd`, both under one config ($WORK/wormsign.toml) so that they
 # apply the same listing policy. The IPv4 hosts are in 11.0.0.0/15, because
 # the policy never lists special-purpose ranges such as 198.18.0.0/15
-# (benchmarking) and the documentation ranges hold only 768 addresses; the
+# (benchmarking), and the documentation ranges have only 768 addresses. The
 # database lives in the temporary work directory and is removed at the end.
 # The IPv6 hosts are in 2001:db8::/32 (documentation), which the config
 # allows. The query file mixes listed and

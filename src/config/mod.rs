@@ -187,7 +187,8 @@ pub struct Config {
     /// before it is closed, freeing its place in `max_sessions`.
     pub idle_timeout: Duration,
     pub limits: Limits,
-    /// Settings of `wormsign dnsbl`, the `[dnsbl]` section.
+    /// Settings of `wormsign dnsbl`: the `[dnsbl]` section joined with the
+    /// policy of `[listing]` and the zone settings of `[export]`.
     pub dnsbl: crate::dnsbl::Settings,
     /// The `[listing]` section: which hosts are published.
     pub listing: crate::listing::Policy,

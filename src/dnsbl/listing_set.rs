@@ -22,7 +22,7 @@ pub const TEST_LISTED_V6: Ipv6Addr = Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00
 /// Maximum length in bytes of one DNS character string (RFC 1035, 3.3).
 const MAX_TXT: usize = 255;
 
-/// What the responder returns for one listed key.
+/// The A value and TXT of one listed key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The A value.
@@ -34,9 +34,9 @@ pub struct Entry {
 
 /// Listed addresses with the A value and TXT of each.
 ///
-/// Hosts with the same TXT share one string, so that the memory per host
-/// stays near the size of a hash map entry (an address, an A value and a
-/// pointer): there are few distinct texts, one per last-seen day and family
+/// Hosts with the same TXT share one string, so the memory per host stays
+/// near the size of a hash map entry: an address, an A value and a pointer.
+/// There are few distinct texts, about one per last-seen day and family
 /// combination.
 #[derive(Debug)]
 pub struct ListingSet {
