@@ -404,6 +404,9 @@ fn dnsbl(config: Config, args: DnsblArgs) -> Result<ExitCode> {
             .map_err(|message| anyhow::anyhow!("--zone: {message}"))?;
     }
     let database = args.database.unwrap_or(config.database);
+    // The responder reads through read-only connections, so an older schema
+    // is upgraded here, once, as export, report and stats do.
+    drop(store::open_for_reading(&database)?);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async {
         let (udp, tcp) = dnsbl::bind(settings.listen).await?;

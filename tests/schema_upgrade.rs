@@ -1,6 +1,7 @@
 //! `wormsign export`, `report` and `stats` on a database that an older
 //! wormsign created: they upgrade a writable file to the current schema,
-//! and name the fix when the file is read-only.
+//! and name the fix when the file is read-only. `wormsign dnsbl` upgrades
+//! through the same function before it starts.
 
 mod common;
 
@@ -117,4 +118,31 @@ fn read_only_old_schema_names_fix() {
     assert!(stderr.contains("schema version 1"), "{stderr}");
     assert!(stderr.contains("make the file writable"), "{stderr}");
     assert_eq!(schema_version(&database), 1);
+}
+
+#[test]
+fn dnsbl_upgrades_old_schema() {
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_version_1(dir.path());
+    let log_path = dir.path().join("dnsbl.log");
+    let mut child = Command::new(wormsign_bin())
+        .args(["dnsbl", "--listen", "127.0.0.1:0", "--database"])
+        .arg(&database)
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(&log_path).expect("create the log file"))
+        .spawn()
+        .expect("start wormsign dnsbl");
+    let started = std::time::Instant::now();
+    let mut log = String::new();
+    while started.elapsed() < std::time::Duration::from_secs(20) {
+        log = fs::read_to_string(&log_path).unwrap_or_default();
+        if log.contains("responder started") || child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(log.contains("responder started"), "{log}");
+    assert_eq!(schema_version(&database), latest_version());
 }
