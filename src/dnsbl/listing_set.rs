@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use crate::listing::{Listed, Policy, expand_template};
+use crate::listing::{self, Listed, Policy, expand_template};
+use crate::store::Listing;
 
 /// The RFC 5782 IPv4 test entry: always listed.
 pub const TEST_LISTED_V4: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
@@ -90,6 +91,36 @@ impl ListingSet {
         ListingSet { v4, v6, test_entry }
     }
 
+    /// Builds the set from the store's listings under `policy`, as
+    /// [`ListingSet::build`] on the result of [`crate::listing::listed`]
+    /// would, but in chunks. That way only one chunk at a time holds a
+    /// [`Listed`] with its own TXT string, which keeps the peak memory of a
+    /// reload near the size of the store's listings.
+    pub fn build_from_listings(
+        listings: Vec<Listing>,
+        policy: &Policy,
+        ip4tset: bool,
+    ) -> ListingSet {
+        const CHUNK: usize = 4096;
+        let mut set = ListingSet::build(&[], policy, ip4tset);
+        let mut interned: HashMap<Arc<str>, ()> = HashMap::new();
+        let mut listings = listings.into_iter();
+        loop {
+            let chunk: Vec<Listing> = listings.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let part = ListingSet::build(&listing::apply(chunk, policy), policy, ip4tset);
+            for (ip, entry) in part.v4 {
+                set.v4.insert(ip, share(&mut interned, entry));
+            }
+            for (prefix, entry) in part.v6 {
+                set.v6.insert(prefix, share(&mut interned, entry));
+            }
+        }
+        set
+    }
+
     /// Number of listed IPv4 hosts and IPv6 /64 networks, test entries not
     /// counted.
     pub fn len(&self) -> (usize, usize) {
@@ -133,6 +164,19 @@ pub fn txt_text(entry: &Entry, ip: IpAddr) -> String {
     text
 }
 
+/// Returns `entry` with its TXT replaced by the copy that earlier entries
+/// share, so that equal texts from different chunks are stored once.
+fn share(interned: &mut HashMap<Arc<str>, ()>, entry: Entry) -> Entry {
+    let txt = match interned.get_key_value(&entry.txt) {
+        Some((shared, ())) => shared.clone(),
+        None => {
+            interned.insert(entry.txt.clone(), ());
+            entry.txt
+        }
+    };
+    Entry { txt, ..entry }
+}
+
 /// Returns the shared copy of `text`, adding one on first use.
 fn intern<'a>(interned: &mut HashMap<&'a str, Arc<str>>, text: &'a str) -> Arc<str> {
     interned
@@ -148,8 +192,7 @@ fn prefix_64(ip: Ipv6Addr) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::listing::{self, ReturnCodeRule};
-    use crate::store::Listing;
+    use crate::listing::ReturnCodeRule;
 
     fn listing(ip: &str, last_seen: i64, families: &[&str]) -> Listing {
         Listing {
@@ -266,6 +309,33 @@ mod tests {
         let txt = |text: &str| set.lookup(ip(text)).unwrap().txt.clone();
         assert!(Arc::ptr_eq(&txt("192.0.2.1"), &txt("192.0.2.2")));
         assert!(!Arc::ptr_eq(&txt("192.0.2.1"), &txt("192.0.2.3")));
+    }
+
+    #[test]
+    fn build_from_listings_matches_build() {
+        let policy = policy();
+        let listings: Vec<Listing> = (0..10_000u32)
+            .map(|n| {
+                let ip = std::net::Ipv4Addr::from(0xC000_0200 | (n % 256));
+                let family = if n % 3 == 0 { "Mydoom" } else { "Sober" };
+                listing(&ip.to_string(), 1_714_564_800, &[family])
+            })
+            .chain([listing("2001:db8::/64", 1_714_608_000, &["Sober"])])
+            .collect();
+        let whole = ListingSet::build(&listing::apply(listings.clone(), &policy), &policy, false);
+        let chunked = ListingSet::build_from_listings(listings, &policy, false);
+        assert_eq!(chunked.len(), whole.len());
+        for n in 0..=256u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0xC000_0200 | n));
+            assert_eq!(chunked.lookup(ip), whole.lookup(ip), "{ip}");
+        }
+        assert_eq!(
+            chunked.lookup(ip("2001:db8::1")),
+            whole.lookup(ip("2001:db8::1"))
+        );
+        let first = chunked.lookup(ip("192.0.2.1")).unwrap().txt.clone();
+        let second = chunked.lookup(ip("192.0.2.2")).unwrap().txt.clone();
+        assert!(Arc::ptr_eq(&first, &second));
     }
 
     #[test]

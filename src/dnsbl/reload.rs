@@ -22,7 +22,6 @@ use tracing::{debug, info, warn};
 use super::handler::{SharedSnapshot, Snapshot};
 use super::listing_set::ListingSet;
 use super::settings::Settings;
-use crate::listing;
 use crate::store::{self, StoreError};
 
 /// Maximum time between two rebuilds of the listings, changed or not.
@@ -180,8 +179,12 @@ impl Poller {
         }
 
         let started = Instant::now();
-        let listed = listing::listed(connection, &self.settings.policy, unix_now())?;
-        let listings = ListingSet::build(&listed, &self.settings.policy, self.settings.ip4tset);
+        // The two steps of listing::listed (the policy's query, then
+        // listing::apply inside the build), split so that the TXT strings
+        // of all listings never exist at once.
+        let policy = &self.settings.policy;
+        let stored = store::listings(connection, &policy.query(unix_now()))?;
+        let listings = ListingSet::build_from_listings(stored, policy, self.settings.ip4tset);
         self.data_version = Some(version);
         self.last_reload = Instant::now();
         self.last_duration = started.elapsed();
