@@ -63,13 +63,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Returns whether `error` comes from writing to a closed pipe.
+/// Returns whether `error` comes from writing to a closed pipe. Only a
+/// bare I/O error counts, as `out!` returns it: errors of other operations
+/// carry a context, so a broken connection elsewhere is still reported.
 fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error.chain().any(|cause| {
-        cause
-            .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn init_tracing(filter: &str) -> Result<(), tracing_subscriber::filter::ParseError> {
