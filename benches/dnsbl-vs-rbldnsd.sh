@@ -11,8 +11,13 @@
 #
 # Both servers run on 127.0.0.1 on random free high ports and read the same
 # SQLite database: wormsign directly, rbldnsd through `wormsign export
-# --format rbldnsd`. The hosts are in 198.18.0.0/15 (the RFC 2544 benchmarking
-# range) and 2001:db8::/32 (documentation). The query file mixes listed and
+# --format rbldnsd`, both under one config ($WORK/wormsign.toml) so that they
+# apply the same listing policy. The IPv4 hosts are in 11.0.0.0/15, because
+# the policy never lists special-purpose ranges such as 198.18.0.0/15
+# (benchmarking), and the documentation ranges have only 768 addresses. The
+# database lives in the temporary work directory and is removed at the end.
+# The IPv6 hosts are in 2001:db8::/32 (documentation), which the config
+# allows. The query file mixes listed and
 # unlisted IPv4 A queries, TXT queries and IPv6 A queries (see make_queries).
 # The script prints one Markdown table row per server and the ratio. rbldnsd
 # is single-threaded; wormsign uses one tokio worker per core.
@@ -80,24 +85,25 @@ make_database() {
     sqlite3 "$db" <<SQL
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $HOSTS4 - 1)
 INSERT INTO sightings (seen_at, origin_ip, origin_method, family, rule, confidence, size, evidence)
-SELECT 1714564800 + i,
-       '198.' || (18 + i / 65536) || '.' || ((i / 256) % 256) || '.' || (i % 256),
+SELECT CAST(strftime('%s', 'now') AS INTEGER) - 3600 + i % 60,
+       '11.' || (i / 65536) || '.' || ((i / 256) % 256) || '.' || (i % 256),
        'connect', 'Sober', 'Sober_bench', 'high', 1000, '{}'
 FROM n;
 WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $HOSTS6 - 1)
 INSERT INTO sightings (seen_at, origin_ip, origin_method, family, rule, confidence, size, evidence)
-SELECT 1714564800 + i, printf('2001:db8:%x:%x::1', i / 65536, i % 65536),
+SELECT CAST(strftime('%s', 'now') AS INTEGER) - 3600 + i % 60,
+       printf('2001:db8:%x:%x::1', i / 65536, i % 65536),
        'connect', 'Sober', 'Sober_bench', 'high', 1000, '{}'
 FROM n;
 SQL
 }
 
 # Writes the dnsperf query file: 50% listed IPv4 A, 10% listed IPv4 TXT,
-# 30% unlisted IPv4 A (198.19.255.x is beyond the generated hosts), 10% IPv6
+# 30% unlisted IPv4 A (11.1.255.x is beyond the generated hosts), 10% IPv6
 # A (half of them listed).
 make_queries() {
     awk -v n="$QUERIES" -v h4="$HOSTS4" -v h6="$HOSTS6" -v zone="$ZONE" '
-    function v4(i) { return (i % 256) "." (int(i / 256) % 256) "." (18 + int(i / 65536)) ".198" }
+    function v4(i) { return (i % 256) "." (int(i / 256) % 256) "." int(i / 65536) ".11" }
     function v6(i,    hex, out, k) {
         # 2001:db8:A:B::1 reversed: 1, 15 zero nibbles, then B, A, db8, 2001.
         hex = sprintf("20010db8%04x%04x", int(i / 65536), i % 65536)
@@ -112,7 +118,7 @@ make_queries() {
             r = q % 10
             if (r < 5)       print v4(int(rand() * h4)) "." zone " A"
             else if (r < 6)  print v4(int(rand() * h4)) "." zone " TXT"
-            else if (r < 9)  print int(rand() * 256) ".255.19.198." zone " A"
+            else if (r < 9)  print int(rand() * 256) ".255.1.11." zone " A"
             else             print v6(int(rand() * 2 * h6)) "." zone " A"
         }
     }' >"$1"
@@ -149,24 +155,30 @@ $(cat "$WORK"/*.log 2>/dev/null | tail -20)"
 }
 
 chmod 755 "$WORK"
+cat >"$WORK/wormsign.toml" <<TOML
+[listing]
+list_documentation_ranges = true
+
+[export]
+zone = "$ZONE"
+nameservers = ["ns1.$ZONE"]
+TOML
 make_database "$WORK/wormsign.db"
 make_queries "$WORK/queries.txt"
-"$WORMSIGN" export --format rbldnsd --database "$WORK/wormsign.db" \
-    --output "$WORK/bl.ip4" --output6 "$WORK/bl.ip6" 2>/dev/null
-printf '$SOA 2100 ns1.%s hostmaster.%s 0 600 300 86400 300\n$NS 2100 ns1.%s\n' \
-    "$ZONE" "$ZONE" "$ZONE" >"$WORK/bl.soa"
+"$WORMSIGN" --config "$WORK/wormsign.toml" export --format rbldnsd \
+    --database "$WORK/wormsign.db" --output "$WORK/bl.ip4" --output6 "$WORK/bl.ip6" 2>/dev/null
 chmod 644 "$WORK"/bl.*
 
 RBL_PORT=$(free_port)
 rbldnsd -n -u nobody -b "127.0.0.1/$RBL_PORT" \
-    "$ZONE:ip4set:$WORK/bl.soa,$WORK/bl.ip4" "$ZONE:ip6trie:$WORK/bl.ip6" \
+    "$ZONE:ip4set:$WORK/bl.ip4" "$ZONE:ip6trie:$WORK/bl.ip6" \
     >"$WORK/rbldnsd.log" 2>&1 &
 PIDS+=($!)
 RBL_PID=$!
 wait_answering "$RBL_PORT" rbldnsd "$RBL_PID"
 
 WS_PORT=$(free_port)
-"$WORMSIGN" dnsbl --database "$WORK/wormsign.db" --zone "$ZONE" \
+"$WORMSIGN" --config "$WORK/wormsign.toml" dnsbl --database "$WORK/wormsign.db" \
     --listen "127.0.0.1:$WS_PORT" --log warn >"$WORK/wormsign.log" 2>&1 &
 PIDS+=($!)
 WS_PID=$!

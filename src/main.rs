@@ -19,6 +19,26 @@ use wormsign::config::Config;
 use wormsign::scanner::{RuleSet, check_dir};
 use wormsign::{bench, dnsbl, export, milter, scan, store};
 
+/// Writes to standard output like `print!`, but returns the I/O error
+/// instead of panicking, so that a closed pipe ends the command quietly
+/// (see [`is_broken_pipe`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!($($arg)*))
+    };
+}
+
+/// [`out!`] with a newline, like `println!`.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out!("{}\n", format_args!($($arg)*))
+    };
+}
+
+/// Exit status for a closed standard output: 128 + SIGPIPE (13), the status
+/// a shell reports for a command that a closed pipe ended.
+const EXIT_BROKEN_PIPE: u8 = 141;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = cli
@@ -33,11 +53,23 @@ fn main() -> ExitCode {
     }
     match dispatch(cli) {
         Ok(code) => code,
+        // The reader went away (`wormsign origin ... | head`): nothing is
+        // left to print to, and nothing went wrong on our side.
+        Err(error) if is_broken_pipe(&error) => ExitCode::from(EXIT_BROKEN_PIPE),
         Err(error) => {
             eprintln!("wormsign: {error:#}");
             ExitCode::from(2)
         }
     }
+}
+
+/// Returns whether `error` comes from writing to a closed pipe. Only a
+/// bare I/O error counts, as `out!` returns it: errors of other operations
+/// carry a context, so a broken connection elsewhere is still reported.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn init_tracing(filter: &str) -> Result<(), tracing_subscriber::filter::ParseError> {
@@ -85,22 +117,22 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
     let config = match config {
         Ok(config) => config,
         Err(error) => {
-            println!("{error:#}");
+            outln!("{error:#}")?;
             return Ok(ExitCode::from(1));
         }
     };
     match RuleSet::load(config.signatures.as_deref()) {
-        Ok(rules) => println!(
+        Ok(rules) => outln!(
             "# {source}: valid; {} rules from {}",
             rules.len(),
             rules.source
-        ),
+        )?,
         Err(error) => {
-            println!("{source}: signatures: {error}");
+            outln!("{source}: signatures: {error}")?;
             return Ok(ExitCode::from(1));
         }
     }
-    print!("{}", config.to_toml());
+    out!("{}", config.to_toml())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -241,9 +273,9 @@ fn run_bench(args: BenchArgs) -> Result<ExitCode> {
         .context("cannot start the tokio runtime")?;
     let report = runtime.block_on(bench::run(&corpus, &options));
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        outln!("{}", serde_json::to_string(&report)?)?;
     } else {
-        print!("{}", report.to_text());
+        out!("{}", report.to_text())?;
     }
     Ok(if report.errors > 0 {
         ExitCode::from(1)
@@ -273,9 +305,9 @@ fn scan(config: Config, args: ScanArgs) -> Result<ExitCode> {
         infected |= report.verdict == "infected";
         errors |= report.verdict == "error";
         if args.json {
-            println!("{}", serde_json::to_string(report)?);
+            outln!("{}", serde_json::to_string(report)?)?;
         } else {
-            println!("{}", report.line());
+            outln!("{}", report.line())?;
         }
     }
     if args.record {
@@ -315,7 +347,7 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     settings.ip4tset |= args.ip4tset;
     let options = settings.options(&policy);
     let database = args.database.clone().unwrap_or(config.database);
-    let connection = store::open_read_only(&database)?;
+    let connection = store::open_for_reading(&database)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
 
     let Some(path) = args.output else {
@@ -323,10 +355,10 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         if format == export::Format::Ndjson {
             let keys = listed.iter().map(|l| l.listing.ip.clone()).collect();
             let sightings = store::sightings_since(&connection, policy.query(now).since)?;
-            print!("{}", export::render_ndjson(&sightings, &keys).0);
+            out!("{}", export::render_ndjson(&sightings, &keys).0)?;
             return Ok(ExitCode::SUCCESS);
         }
-        print!("{}", export::render(format, &listed, &options, now)?);
+        out!("{}", export::render(format, &listed, &options, now)?)?;
         let ipv6 = listed.iter().filter(|l| l.network.addr().is_ipv6()).count();
         if format == export::Format::Rbldnsd && ipv6 > 0 {
             eprintln!(
@@ -372,6 +404,9 @@ fn dnsbl(config: Config, args: DnsblArgs) -> Result<ExitCode> {
             .map_err(|message| anyhow::anyhow!("--zone: {message}"))?;
     }
     let database = args.database.unwrap_or(config.database);
+    // The responder reads through read-only connections, so an older schema
+    // is upgraded here, once, as export, report and stats do.
+    drop(store::open_for_reading(&database)?);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async {
         let (udp, tcp) = dnsbl::bind(settings.listen).await?;
@@ -431,10 +466,10 @@ fn delist(config: Config, args: DelistArgs) -> Result<ExitCode> {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let delisting = store::delist(&connection, args.ip, &args.reason, now)?;
     info!(ip = %delisting.ip, reason = %args.reason, "delisted");
-    println!(
+    outln!(
         "delisted {} at {now}; a new sighting lists it again",
         delisting.ip
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -453,7 +488,7 @@ fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
         None => config.listing.window_secs.map(|secs| now - secs),
     };
     let database = args.database.unwrap_or(config.database);
-    let connection = store::open_read_only(&database)?;
+    let connection = store::open_for_reading(&database)?;
     let reports = report::build_reports(&connection, &config.listing, since, group_by)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create report directory {}", args.output.display()))?;
@@ -476,10 +511,10 @@ fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
 
 fn stats(config: Config, args: StatsArgs) -> Result<ExitCode> {
     let database = args.database.clone().unwrap_or(config.database.clone());
-    let connection = store::open_read_only(&database)?;
+    let connection = store::open_for_reading(&database)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let summary = wormsign::stats::collect(&connection, &config, now)?;
-    print!("{}", summary.render());
+    out!("{}", summary.render())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -490,13 +525,13 @@ fn rules_check(config: Config, dir: Option<&Path>) -> Result<ExitCode> {
         d.display().to_string()
     });
     if errors.is_empty() {
-        println!("{source}: all rules compile");
+        outln!("{source}: all rules compile")?;
         return Ok(ExitCode::SUCCESS);
     }
     for error in &errors {
-        println!("{error}");
+        outln!("{error}")?;
     }
-    println!("{source}: {} error(s)", errors.len());
+    outln!("{source}: {} error(s)", errors.len())?;
     Ok(ExitCode::from(1))
 }
 
@@ -509,7 +544,7 @@ fn rules_test(config: Config, dir: &Path, manifest: &Path) -> Result<ExitCode> {
     .with_context(|| format!("cannot compile the rules in {}", dir.display()))?;
     let settings = Settings::from_config(&config);
     let report = wormsign::rules_cmd::run(&rules, &settings, manifest)?;
-    print!("{}", report.render());
+    out!("{}", report.render())?;
     Ok(if report.passed() {
         ExitCode::SUCCESS
     } else {
@@ -545,9 +580,9 @@ fn origin_command(config: Config, args: OriginArgs) -> Result<ExitCode> {
         for report in wormsign::origin_cmd::report_file(file, &settings) {
             unreadable |= report.error.is_some();
             if args.json {
-                println!("{}", serde_json::to_string(&report)?);
+                outln!("{}", serde_json::to_string(&report)?)?;
             } else {
-                print!("{}", report.text());
+                out!("{}", report.text())?;
             }
         }
     }

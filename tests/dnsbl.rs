@@ -1,6 +1,7 @@
 //! End-to-end tests of `wormsign dnsbl`: the real binary on loopback, queried
 //! with `dig`, compared with the real rbldnsd serving the `wormsign export
-//! --format rbldnsd` files of the same database.
+//! --format rbldnsd` files of the same database under the same config
+//! (listing policy, return codes per family, per-entry TXT, SOA and NS).
 
 mod common;
 
@@ -18,15 +19,36 @@ use wormsign::store::{self, Sighting};
 
 const ZONE: &str = "bl.wormsign.test";
 const TTL: u32 = 2100;
-const NEGATIVE_TTL: u32 = 300;
 const NS: [&str; 2] = ["ns1.bl.wormsign.test", "ns2.bl.wormsign.test"];
 const RNAME: &str = "hostmaster.example.org";
 
 /// How long a server may take to answer its first query.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// 2024-05-01T12:00:00Z
-const SEEN: i64 = 1_714_564_800;
+/// A listing expires after this many hours without a sighting.
+const EXPIRE_HOURS: i64 = 7 * 24;
+/// Hosts that the policy must never publish, each for its own reason.
+const EXPIRED: &str = "198.51.100.60";
+const DELISTED: &str = "198.51.100.70";
+const ALLOWLISTED: &str = "198.51.100.50";
+/// Listed with Mydoom, which the config maps to this return code.
+const MYDOOM_HOST: &str = "203.0.113.9";
+const MYDOOM_CODE: &str = "127.0.0.4";
+
+/// Two days ago at the start of the hour: recent enough for the policy's
+/// window and expiry, which count from the real clock.
+fn seen() -> i64 {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    (now - 2 * 86_400) / 3600 * 3600
+}
+
+/// Formats Unix seconds as the UTC date the TXT details carry.
+fn date(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .expect("valid time")
+        .date()
+        .to_string()
+}
 
 fn sighting(ip: &str, seen_at: i64, family: &str) -> Sighting {
     Sighting {
@@ -49,37 +71,61 @@ fn sighting(ip: &str, seen_at: i64, family: &str) -> Sighting {
 }
 
 /// Returns the shared data set: IPv4 and IPv6 hosts, two IPv6 hosts in one /64,
-/// and addresses that are never listed (private, loopback).
+/// and addresses that are never listed (private, loopback, expired,
+/// delisted by [`create_database`], allowlisted in [`write_config`]).
 fn fixture_sightings() -> Vec<Sighting> {
+    let seen = seen();
     vec![
-        sighting("192.0.2.1", SEEN, "Sober"),
-        sighting("192.0.2.1", SEEN + 3600, "Sober"),
-        sighting("203.0.113.9", SEEN, "Sober"),
-        sighting("203.0.113.9", SEEN + 86_400, "Mydoom"),
-        sighting("198.51.100.7", SEEN, "Sober"),
-        sighting("10.1.2.3", SEEN, "Sober"),
-        sighting("127.0.0.1", SEEN, "Sober"),
-        sighting("2001:db8::25", SEEN, "Sober"),
-        sighting("2001:db8::26", SEEN + 86_400, "Mydoom"),
-        sighting("2001:db8:1::5", SEEN, "Sober"),
+        sighting("192.0.2.1", seen, "Sober"),
+        sighting("192.0.2.1", seen + 3600, "Sober"),
+        sighting("203.0.113.9", seen, "Sober"),
+        sighting("203.0.113.9", seen + 86_400, "Mydoom"),
+        sighting("198.51.100.7", seen, "Sober"),
+        sighting("10.1.2.3", seen, "Sober"),
+        sighting("127.0.0.1", seen, "Sober"),
+        sighting("2001:db8::25", seen, "Sober"),
+        sighting("2001:db8::26", seen + 86_400, "Mydoom"),
+        sighting("2001:db8:1::5", seen, "Sober"),
+        sighting(EXPIRED, seen - (EXPIRE_HOURS + 24) * 3600, "Sober"),
+        sighting(DELISTED, seen, "Sober"),
+        sighting(ALLOWLISTED, seen, "Sober"),
     ]
 }
 
+/// Creates the database and delists [`DELISTED`] with `wormsign delist`,
+/// when `sightings` has it.
 fn create_database(dir: &Path, sightings: &[Sighting]) -> PathBuf {
     let path = dir.join("wormsign.db");
     let mut connection = store::open(&path).expect("create the database");
     store::insert_batch(&mut connection, sightings).expect("insert sightings");
+    drop(connection);
+    if sightings.iter().any(|s| s.origin_ip == DELISTED) {
+        let output = Command::new(wormsign_bin())
+            .args(["delist", DELISTED, "--reason", "owner cleaned the host"])
+            .arg("--database")
+            .arg(&path)
+            .output()
+            .expect("run wormsign delist");
+        assert!(
+            output.status.success(),
+            "delist failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     path
 }
 
+/// Writes the config both servers use: the listing policy and the zone
+/// settings in [listing] and [export], the responder's address in [dnsbl].
 fn write_config(dir: &Path, port: u16) -> PathBuf {
-    let path = dir.join("wormsign.toml");
+    let path = dir.join(format!("wormsign-{port}.toml"));
     let ns: Vec<String> = NS.iter().map(|name| format!("\"{name}\"")).collect();
     let text = format!(
-        "[dnsbl]\nlisten = \"127.0.0.1:{port}\"\nzone = \"{ZONE}\"\nttl = {TTL}\n\
-         negative_ttl = {NEGATIVE_TTL}\nsoa_mname = \"{}\"\nsoa_rname = \"{RNAME}\"\n\
-         ns = [{}]\npoll_interval_ms = 100\n",
-        NS[0],
+        "[listing]\nlist_documentation_ranges = true\nexpire_after_hours = {EXPIRE_HOURS}\n\
+         allowlist = [\"{ALLOWLISTED}/32\"]\n\n\
+         [[listing.return_codes]]\nfamily = \"Mydoom\"\ncode = \"{MYDOOM_CODE}\"\n\n\
+         [export]\nzone = \"{ZONE}\"\nttl = {TTL}\nnameservers = [{}]\nhostmaster = \"{RNAME}\"\n\n\
+         [dnsbl]\nlisten = \"127.0.0.1:{port}\"\npoll_interval_ms = 100\n",
         ns.join(", ")
     );
     fs::write(&path, text).expect("write the config file");
@@ -114,14 +160,17 @@ impl Server {
         Server { child, port, log }
     }
 
-    /// Exports the database with `wormsign export --format rbldnsd` and
-    /// starts rbldnsd on the files, with `$SOA` and `$NS` lines built from
-    /// the same settings as [`write_config`].
+    /// Exports the database with `wormsign export --format rbldnsd` under
+    /// the config of [`write_config`] and starts rbldnsd on the files, which
+    /// carry the `$SOA` and `$NS` lines.
     fn start_rbldnsd(dir: &Path, database: &Path) -> Server {
         require_tool("rbldnsd");
         let ip4 = dir.join("bl.ip4");
         let ip6 = dir.join("bl.ip6");
+        let config = write_config(dir, 0);
         let export = Command::new(wormsign_bin())
+            .arg("--config")
+            .arg(&config)
             .args(["export", "--format", "rbldnsd", "--database"])
             .arg(database)
             .arg("--output")
@@ -135,27 +184,20 @@ impl Server {
             "export failed: {}",
             String::from_utf8_lossy(&export.stderr)
         );
-        let soa = dir.join("bl.soa");
-        // Serial 0 makes rbldnsd use the data files' time; the comparison
-        // ignores serials.
-        let text = format!(
-            "$SOA {TTL} {} {RNAME} 0 600 300 86400 {NEGATIVE_TTL}\n$NS {TTL} {}\n",
-            NS[0],
-            NS.join(" ")
-        );
-        fs::write(&soa, text).expect("write the SOA file");
+        let ip4_text = fs::read_to_string(&ip4).expect("read the IPv4 export");
+        assert!(ip4_text.contains("\n$SOA "), "{ip4_text}");
         make_world_readable(dir);
-        start_on_free_port(|port| Server::spawn_rbldnsd(dir, &soa, &ip4, &ip6, port))
+        start_on_free_port(|port| Server::spawn_rbldnsd(dir, &ip4, &ip6, port))
     }
 
-    fn spawn_rbldnsd(dir: &Path, soa: &Path, ip4: &Path, ip6: &Path, port: u16) -> Server {
+    fn spawn_rbldnsd(dir: &Path, ip4: &Path, ip6: &Path, port: u16) -> Server {
         let log = dir.join("rbldnsd.log");
         // rbldnsd drops root privileges to -u; the files must be readable
         // by that user.
         let child = Command::new("rbldnsd")
             .args(["-n", "-u", "nobody", "-b"])
             .arg(format!("127.0.0.1/{port}"))
-            .arg(format!("{ZONE}:ip4set:{},{}", soa.display(), ip4.display()))
+            .arg(format!("{ZONE}:ip4set:{}", ip4.display()))
             .arg(format!("{ZONE}:ip6trie:{}", ip6.display()))
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).expect("create the log file"))
@@ -330,6 +372,9 @@ fn dnsbl_matches_rbldnsd() {
         "192.0.2.2",
         "10.1.2.3",
         "2001:db8:2::1",
+        EXPIRED,
+        DELISTED,
+        ALLOWLISTED,
     ];
     for address in addresses {
         for kind in ["A", "TXT", "AAAA"] {
@@ -358,13 +403,26 @@ fn dnsbl_matches_rbldnsd() {
     let unlisted = wormsign.answer(&query_name("127.0.0.1"), "A");
     assert_eq!(unlisted.status, "NXDOMAIN");
     assert!(unlisted.authority[0].contains(" SOA "), "{unlisted:?}");
+    for host in [EXPIRED, DELISTED, ALLOWLISTED] {
+        let answer = wormsign.answer(&query_name(host), "A");
+        assert_eq!(answer.status, "NXDOMAIN", "{host}: {answer:?}");
+    }
+    let mydoom = wormsign.answer(&query_name(MYDOOM_HOST), "A");
+    assert_eq!(mydoom.answer.len(), 1, "{mydoom:?}");
+    assert!(
+        mydoom.answer[0].ends_with(&format!("A {MYDOOM_CODE}")),
+        "{mydoom:?}"
+    );
+    let sober = wormsign.answer(&query_name("192.0.2.1"), "A");
+    assert!(sober.answer[0].ends_with("A 127.0.0.2"), "{sober:?}");
     let txt = wormsign.answer(&query_name("2001:db8::1:0:0:99"), "TXT");
     assert_eq!(
         txt.answer,
         [format!(
             "{}. {TTL} IN TXT \"Listed by wormsign: worm mail seen from 2001:db8::1:0:0:99 \
-             (Mydoom, Sober; last seen 2024-05-02)\"",
-            query_name("2001:db8::1:0:0:99")
+             (Mydoom, Sober; last seen {})\"",
+            query_name("2001:db8::1:0:0:99"),
+            date(seen() + 86_400)
         )
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -389,7 +447,7 @@ fn dnsbl_reloads_when_database_changes() {
     let mut connection = store::open(&database).expect("open the database");
     store::insert_batch(
         &mut connection,
-        &[sighting("198.51.100.200", SEEN, "Sober")],
+        &[sighting("198.51.100.200", seen(), "Sober")],
     )
     .expect("insert a sighting");
 
@@ -446,7 +504,7 @@ fn dnsbl_answers_over_tcp_and_with_edns() {
 fn dnsbl_rejects_bad_config_and_missing_database() {
     let dir = TempDir::new().expect("temporary directory");
     let config = dir.path().join("bad.toml");
-    fs::write(&config, "[dnsbl]\nzone = \"bl.example.org\"\nttl = -1\n").expect("write config");
+    fs::write(&config, "[dnsbl]\nzone = \"bl.example.org\"\nttl = 60\n").expect("write config");
     let output = Command::new(wormsign_bin())
         .arg("--config")
         .arg(&config)
@@ -456,6 +514,7 @@ fn dnsbl_rejects_bad_config_and_missing_database() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(stderr.contains("ttl in [export]"), "{stderr}");
 
     let missing = dir.path().join("missing.db");
     let output = Command::new(wormsign_bin())
@@ -605,7 +664,7 @@ fn dnsbl_follows_replaced_database() {
     let replacement = TempDir::new().expect("temporary directory");
     let new_database = create_database(
         replacement.path(),
-        &[sighting("198.51.100.201", SEEN, "Sober")],
+        &[sighting("198.51.100.201", seen(), "Sober")],
     );
     fs::rename(&new_database, &database).expect("move the new database into place");
     let started = Instant::now();

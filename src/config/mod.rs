@@ -187,7 +187,8 @@ pub struct Config {
     /// before it is closed, freeing its place in `max_sessions`.
     pub idle_timeout: Duration,
     pub limits: Limits,
-    /// Settings of `wormsign dnsbl`, the `[dnsbl]` section.
+    /// Settings of `wormsign dnsbl`: the `[dnsbl]` section joined with the
+    /// policy of `[listing]` and the zone settings of `[export]`.
     pub dnsbl: crate::dnsbl::Settings,
     /// The `[listing]` section: which hosts are published.
     pub listing: crate::listing::Policy,
@@ -374,7 +375,11 @@ impl Config {
             max_concurrent_scans,
             idle_timeout: Duration::from_secs(idle_timeout_secs),
             limits: limits_from_raw(raw.limits.unwrap_or_default())?,
-            dnsbl: crate::dnsbl::Settings::from_raw(raw.dnsbl.unwrap_or_default())?,
+            dnsbl: crate::dnsbl::Settings::new(
+                raw.dnsbl.unwrap_or_default(),
+                &export.options(&listing),
+                listing.clone(),
+            )?,
             listing,
             export,
         })

@@ -19,7 +19,7 @@
 //! The SOA in a negative answer carries the TTL min(ttl, negative_ttl), as
 //! RFC 2308 section 5 asks.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use hickory_server::net::runtime::Time;
@@ -30,20 +30,9 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tracing::warn;
 
-use super::listing_set::{ListingSet, Lookup, txt_text};
+use super::listing_set::{Entry, ListingSet, txt_text};
 use super::name::{QueryName, parse_labels};
 use super::settings::Settings;
-
-/// SOA timers in seconds (refresh, retry, expire). The responder has no
-/// secondaries that transfer the zone, so they only need to be plausible.
-const SOA_REFRESH: i32 = 600;
-const SOA_RETRY: i32 = 300;
-const SOA_EXPIRE: i32 = 86_400;
-
-/// The A value of a listed address.
-// TODO: make the return code configurable per family and confidence once
-// the listing policy provides one.
-const LISTED_A: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// One version of the served data: the listings and the apex records whose
 /// SOA serial belongs to them.
@@ -62,9 +51,9 @@ impl Snapshot {
             settings.soa_mname.clone(),
             settings.soa_rname.clone(),
             serial,
-            SOA_REFRESH,
-            SOA_RETRY,
-            SOA_EXPIRE,
+            soa_timer(settings.refresh),
+            soa_timer(settings.retry),
+            soa_timer(settings.expire),
             settings.negative_ttl,
         );
         let zone = settings.zone.clone();
@@ -97,7 +86,6 @@ pub struct Responder {
     zone: LowerName,
     zone_labels: usize,
     ttl: u32,
-    txt_template: String,
     snapshot: SharedSnapshot,
 }
 
@@ -149,7 +137,6 @@ impl Responder {
             zone: LowerName::new(&settings.zone),
             zone_labels: usize::from(settings.zone.num_labels()),
             ttl: settings.ttl,
-            txt_template: settings.txt_template.clone(),
             snapshot,
         }
     }
@@ -188,10 +175,8 @@ impl Responder {
         match parse_labels(&labels) {
             QueryName::Apex => apex_reply(query.query_type(), snapshot),
             QueryName::Address(ip) => match snapshot.listings.lookup(ip) {
-                Lookup::Listed { details } => {
-                    self.listed_reply(query.query_type(), owner, ip, details, snapshot)
-                }
-                Lookup::NotListed => Reply::negative(ResponseCode::NXDomain, snapshot),
+                Some(entry) => self.listed_reply(query.query_type(), owner, ip, entry, snapshot),
+                None => Reply::negative(ResponseCode::NXDomain, snapshot),
             },
             QueryName::Other => Reply::negative(ResponseCode::NXDomain, snapshot),
         }
@@ -202,18 +187,18 @@ impl Responder {
         kind: RecordType,
         owner: &Name,
         ip: IpAddr,
-        details: Option<&str>,
+        entry: &Entry,
         snapshot: &'s Snapshot,
     ) -> Reply<'s> {
         let mut reply = Reply::positive(snapshot);
         if matches!(kind, RecordType::A | RecordType::ANY) {
-            let data = RData::A(A(LISTED_A));
+            let data = RData::A(A(entry.return_code));
             reply
                 .answers
                 .push(Record::from_rdata(owner.clone(), self.ttl, data));
         }
         if matches!(kind, RecordType::TXT | RecordType::ANY) {
-            let text = txt_text(&self.txt_template, details, ip);
+            let text = txt_text(entry, ip);
             let data = RData::TXT(TXT::new(vec![text]));
             reply
                 .answers
@@ -224,6 +209,12 @@ impl Responder {
         }
         reply
     }
+}
+
+/// Converts a configured SOA timer to the signed field of the record,
+/// capped at the largest value RFC 2181 allows.
+fn soa_timer(seconds: u32) -> i32 {
+    i32::try_from(seconds).unwrap_or(i32::MAX)
 }
 
 fn apex_reply(kind: RecordType, snapshot: &Snapshot) -> Reply<'_> {

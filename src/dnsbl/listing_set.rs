@@ -1,114 +1,124 @@
-//! The listed addresses the responder serves, read from the store and held
-//! in memory so that a query never touches SQLite.
+//! The listed addresses the responder serves, taken from the listing
+//! policy and held in memory so that a query never touches SQLite.
 //!
-//! The set matches what `wormsign export --format rbldnsd` writes, so that
-//! this responder and an rbldnsd serving the export give the same answers:
-//! IPv4 hosts exactly, IPv6 hosts as their /64, the RFC 5782 test entries
-//! 127.0.0.2 and `::ffff:7f00:2` (never 127.0.0.1 or `::ffff:7f00:1`), and
-//! a TXT text of the template plus the families and the last-seen date.
+//! The set holds what `wormsign export --format rbldnsd` writes under the
+//! same configuration, so that this responder and an rbldnsd serving the
+//! export give the same answers: IPv4 hosts exactly, IPv6 hosts as their
+//! /64, each with its own A value and TXT from [`crate::listing::listed`],
+//! and the RFC 5782 test entries 127.0.0.2 and `::ffff:7f00:2` with the
+//! policy's default A value and TXT (never 127.0.0.1 or `::ffff:7f00:1`).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use rusqlite::Connection;
-use time::OffsetDateTime;
-
-use crate::export::is_listable;
-use crate::store::{self, Listing, ListingQuery, StoreError};
+use crate::listing::{self, Listed, Policy, expand_template};
+use crate::store::Listing;
 
 /// The RFC 5782 IPv4 test entry: always listed.
 pub const TEST_LISTED_V4: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 /// The RFC 5782 IPv6 test entry (`::ffff:7f00:2`): always listed.
 pub const TEST_LISTED_V6: Ipv6Addr = Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0x7f00, 2);
 
-/// Maximum length in bytes of the families and date appended to the TXT
-/// template. It is the same limit the rbldnsd export applies, so that both
-/// servers return the same TXT.
-const MAX_DETAILS: usize = 120;
-
 /// Maximum length in bytes of one DNS character string (RFC 1035, 3.3).
 const MAX_TXT: usize = 255;
 
-/// Reads the listings the responder publishes: every listing of the store
-/// with at least `min_sightings` sightings whose address is listable.
-///
-/// # Errors
-///
-/// [`StoreError::Query`] if the query fails.
-// TODO: call the listing policy function (expiry, allowlist, delisting,
-// return codes per family) here instead, once it replaces this query.
-pub fn load_listed(conn: &Connection, min_sightings: u64) -> Result<Vec<Listing>, StoreError> {
-    let query = ListingQuery {
-        min_sightings: min_sightings as f64,
-        ..ListingQuery::default()
-    };
-    let mut listings = store::listings(conn, &query)?;
-    listings.retain(|listing| canonical_ip(&listing.ip).is_some_and(is_listable));
-    Ok(listings)
+/// The A value and TXT of one listed key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The A value.
+    pub return_code: Ipv4Addr,
+    /// The TXT in rbldnsd template syntax (`$` is the queried address, `$$`
+    /// a literal `$`), shared with every entry that has the same text.
+    pub txt: Arc<str>,
 }
 
-/// The result of [`ListingSet::lookup`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lookup<'a> {
-    /// Not listed: the name does not exist.
-    NotListed,
-    /// Listed. `details` is the text appended to the TXT template in
-    /// rbldnsd's escaped form (`$$` for a literal `$`); the test entries
-    /// have none.
-    Listed { details: Option<&'a str> },
-}
-
-/// Listed addresses with the TXT details of each.
+/// Listed addresses with the A value and TXT of each.
 ///
-/// Hosts with the same families and last-seen date share one details
-/// string, so that the memory per host stays near the size of a hash map
-/// entry: there are few such strings, one per day and family combination.
-#[derive(Debug, Default)]
+/// Hosts with the same TXT share one string, so the memory per host stays
+/// near the size of a hash map entry: an address, an A value and a pointer.
+/// There are few distinct texts, about one per last-seen day and family
+/// combination.
+#[derive(Debug)]
 pub struct ListingSet {
-    v4: HashMap<Ipv4Addr, Arc<str>>,
+    v4: HashMap<Ipv4Addr, Entry>,
     /// Keyed by the upper 64 bits of the address.
-    v6: HashMap<u64, Arc<str>>,
+    v6: HashMap<u64, Entry>,
+    /// The answer for the RFC 5782 test entries: the default A value and
+    /// TXT, as on the export's test entry lines.
+    test_entry: Entry,
+}
+
+impl Default for ListingSet {
+    fn default() -> Self {
+        ListingSet::build(&[], &Policy::default(), false)
+    }
 }
 
 impl ListingSet {
-    /// Builds the set from listings. Addresses that do not parse or are not
-    /// listable are left out; IPv4-mapped IPv6 addresses count as IPv4.
-    pub fn build(listings: &[Listing]) -> ListingSet {
-        let mut interned: HashMap<String, Arc<str>> = HashMap::new();
-        let mut intern = |text: String| -> Arc<str> {
-            interned
-                .entry(text)
-                .or_insert_with_key(|text| Arc::from(text.as_str()))
-                .clone()
+    /// Builds the set from the listings of [`crate::listing::listed`].
+    /// IPv4 networks other than a /32 and IPv6 networks other than a /64
+    /// are left out, because the policy never returns them. With `ip4tset`
+    /// every IPv4 host gets the default A value and TXT, as an rbldnsd
+    /// `ip4tset` data set answers.
+    pub fn build(listed: &[Listed], policy: &Policy, ip4tset: bool) -> ListingSet {
+        let mut interned: HashMap<&str, Arc<str>> = HashMap::new();
+        let test_entry = Entry {
+            return_code: policy.return_code,
+            txt: intern(&mut interned, &policy.txt_template),
         };
         let mut v4 = HashMap::new();
-        let mut v6: HashMap<u64, (BTreeSet<&str>, i64)> = HashMap::new();
-        for listing in listings {
-            let Some(ip) = canonical_ip(&listing.ip).filter(|ip| is_listable(*ip)) else {
-                continue;
+        let mut v6 = HashMap::new();
+        for entry in listed {
+            let (return_code, txt) = match entry.network.addr() {
+                IpAddr::V4(_) if ip4tset => (policy.return_code, policy.txt_template.as_str()),
+                _ => (entry.return_code, entry.txt.as_str()),
             };
-            match ip {
-                IpAddr::V4(v4_ip) => {
-                    v4.insert(v4_ip, intern(details(&listing.families, listing.last_seen)));
+            let value = Entry {
+                return_code,
+                txt: intern(&mut interned, txt),
+            };
+            match (entry.network.addr(), entry.network.prefix_len()) {
+                (IpAddr::V4(ip), 32) => {
+                    v4.insert(ip, value);
                 }
-                IpAddr::V6(v6_ip) => {
-                    let (families, last_seen) = v6
-                        .entry(prefix_64(v6_ip))
-                        .or_insert((BTreeSet::new(), i64::MIN));
-                    families.extend(listing.families.iter().map(String::as_str));
-                    *last_seen = (*last_seen).max(listing.last_seen);
+                (IpAddr::V6(ip), 64) => {
+                    v6.insert(prefix_64(ip), value);
                 }
+                _ => {}
             }
         }
-        let v6 = v6
-            .into_iter()
-            .map(|(prefix, (families, last_seen))| {
-                let families: Vec<String> = families.into_iter().map(str::to_string).collect();
-                (prefix, intern(details(&families, last_seen)))
-            })
-            .collect();
-        ListingSet { v4, v6 }
+        ListingSet { v4, v6, test_entry }
+    }
+
+    /// Builds the set from the store's listings under `policy`, as
+    /// [`ListingSet::build`] on the result of [`crate::listing::listed`]
+    /// would, but in chunks. That way only one chunk at a time holds a
+    /// [`Listed`] with its own TXT string, which keeps the peak memory of a
+    /// reload near the size of the store's listings.
+    pub fn build_from_listings(
+        listings: Vec<Listing>,
+        policy: &Policy,
+        ip4tset: bool,
+    ) -> ListingSet {
+        const CHUNK: usize = 4096;
+        let mut set = ListingSet::build(&[], policy, ip4tset);
+        let mut interned: HashMap<Arc<str>, ()> = HashMap::new();
+        let mut listings = listings.into_iter();
+        loop {
+            let chunk: Vec<Listing> = listings.by_ref().take(CHUNK).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let part = ListingSet::build(&listing::apply(chunk, policy), policy, ip4tset);
+            for (ip, entry) in part.v4 {
+                set.v4.insert(ip, share(&mut interned, entry));
+            }
+            for (prefix, entry) in part.v6 {
+                set.v6.insert(prefix, share(&mut interned, entry));
+            }
+        }
+        set
     }
 
     /// Number of listed IPv4 hosts and IPv6 /64 networks, test entries not
@@ -120,35 +130,22 @@ impl ListingSet {
     /// Looks up a queried address. IPv4 queries see the IPv4 hosts only and
     /// IPv6 queries the /64 networks only, as with rbldnsd's `ip4set` and
     /// `ip6trie` data sets.
-    pub fn lookup(&self, ip: IpAddr) -> Lookup<'_> {
-        let details = match ip {
-            IpAddr::V4(TEST_LISTED_V4) | IpAddr::V6(TEST_LISTED_V6) => {
-                return Lookup::Listed { details: None };
-            }
+    pub fn lookup(&self, ip: IpAddr) -> Option<&Entry> {
+        match ip {
+            IpAddr::V4(TEST_LISTED_V4) | IpAddr::V6(TEST_LISTED_V6) => Some(&self.test_entry),
             IpAddr::V4(v4) => self.v4.get(&v4),
             IpAddr::V6(v6) => self.v6.get(&prefix_64(v6)),
-        };
-        match details {
-            Some(text) => Lookup::Listed {
-                details: Some(text),
-            },
-            None => Lookup::NotListed,
         }
     }
 }
 
-/// Returns the TXT text for a listed address: the template, then the details
-/// in brackets, with rbldnsd's substitution applied (`$` becomes the queried
-/// address, `$$` a literal `$`), cut to 255 bytes.
+/// Returns the TXT text of `entry` for a query of `ip`, with rbldnsd's
+/// substitution applied (`$` becomes the queried address, `$$` a literal
+/// `$`), cut to 255 bytes.
 // NOTE: how rbldnsd shortens a TXT longer than 255 bytes was not checked;
-// the template and MAX_DETAILS keep it shorter in practice.
-pub fn txt_text(template: &str, details: Option<&str>, ip: IpAddr) -> String {
-    let mut line = without_controls(template);
-    if let Some(details) = details {
-        line.push_str(" (");
-        line.push_str(details);
-        line.push(')');
-    }
+// the policy cuts the details to 120 bytes, so only a long template gets
+// there.
+pub fn txt_text(entry: &Entry, ip: IpAddr) -> String {
     let address = match ip {
         // rbldnsd writes an IPv4-mapped address in dotted form.
         IpAddr::V6(v6) => v6
@@ -156,72 +153,36 @@ pub fn txt_text(template: &str, details: Option<&str>, ip: IpAddr) -> String {
             .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
         IpAddr::V4(v4) => v4.to_string(),
     };
-    let mut text = String::with_capacity(line.len() + address.len());
-    let mut rest = line.as_str();
-    while let Some(index) = rest.find('$') {
-        text.push_str(&rest[..index]);
-        if rest[index + 1..].starts_with('$') {
-            text.push('$');
-            rest = &rest[index + 2..];
-        } else {
-            text.push_str(&address);
-            rest = &rest[index + 1..];
+    let mut text = expand_template(&entry.txt, &address);
+    if text.len() > MAX_TXT {
+        let mut end = MAX_TXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
         }
-    }
-    text.push_str(rest);
-    truncate_at_char(&mut text, MAX_TXT);
-    text
-}
-
-/// Returns `Sober, Mydoom; last seen 2024-05-01` with controls as spaces
-/// and `$` doubled, cut to [`MAX_DETAILS`] bytes without splitting a `$$`.
-// TODO: share this with the rbldnsd export, which builds the same text, so
-// the two cannot drift apart; tests/dnsbl.rs compares them for now.
-fn details(families: &[String], last_seen: i64) -> String {
-    let date = OffsetDateTime::from_unix_timestamp(last_seen)
-        .ok()
-        .and_then(|time| {
-            time.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| last_seen.to_string());
-    let date: String = date.chars().take(10).collect();
-    let text = format!("{}; last seen {date}", families.join(", "));
-    let mut text = without_controls(&text).replace('$', "$$");
-    if text.len() > MAX_DETAILS {
-        truncate_at_char(&mut text, MAX_DETAILS);
-        let trailing = text.chars().rev().take_while(|c| *c == '$').count();
-        if trailing % 2 == 1 {
-            text.pop();
-        }
+        text.truncate(end);
     }
     text
 }
 
-fn truncate_at_char(text: &mut String, max: usize) {
-    if text.len() <= max {
-        return;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
+/// Returns `entry` with its TXT replaced by the copy that earlier entries
+/// share, so that equal texts from different chunks are stored once.
+fn share(interned: &mut HashMap<Arc<str>, ()>, entry: Entry) -> Entry {
+    let txt = match interned.get_key_value(&entry.txt) {
+        Some((shared, ())) => shared.clone(),
+        None => {
+            interned.insert(entry.txt.clone(), ());
+            entry.txt
+        }
+    };
+    Entry { txt, ..entry }
 }
 
-fn without_controls(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
-/// Parses a stored origin IP, mapping `::ffff:a.b.c.d` to IPv4.
-fn canonical_ip(text: &str) -> Option<IpAddr> {
-    let ip: IpAddr = text.trim().parse().ok()?;
-    Some(match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        IpAddr::V4(_) => ip,
-    })
+/// Returns the shared copy of `text`, adding one on first use.
+fn intern<'a>(interned: &mut HashMap<&'a str, Arc<str>>, text: &'a str) -> Arc<str> {
+    interned
+        .entry(text)
+        .or_insert_with(|| Arc::from(text))
+        .clone()
 }
 
 fn prefix_64(ip: Ipv6Addr) -> u64 {
@@ -231,6 +192,7 @@ fn prefix_64(ip: Ipv6Addr) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::listing::ReturnCodeRule;
 
     fn listing(ip: &str, last_seen: i64, families: &[&str]) -> Listing {
         Listing {
@@ -245,17 +207,34 @@ mod tests {
         }
     }
 
-    fn sample() -> ListingSet {
-        ListingSet::build(&[
-            listing("192.0.2.1", 1_714_564_800, &["Sober"]),
-            listing("::ffff:198.51.100.7", 1_714_564_800, &["Sober"]),
-            listing("10.1.2.3", 0, &["Sober"]),
-            listing("127.0.0.1", 0, &["Sober"]),
-            listing("2001:db8::25", 1_714_564_800, &["Sober"]),
-            listing("2001:db8::26", 1_714_608_000, &["Mydoom"]),
-            listing("fe80::1", 0, &["Sober"]),
-            listing("garbage", 0, &["Sober"]),
-        ])
+    fn policy() -> Policy {
+        Policy {
+            list_documentation_ranges: true,
+            return_codes: vec![ReturnCodeRule {
+                family: Some("Mydoom".to_string()),
+                confidence: None,
+                code: Ipv4Addr::new(127, 0, 0, 4),
+            }],
+            ..Policy::default()
+        }
+    }
+
+    fn sample(ip4tset: bool) -> ListingSet {
+        let policy = policy();
+        let listed = listing::apply(
+            vec![
+                listing("192.0.2.1", 1_714_564_800, &["Sober"]),
+                listing("::ffff:198.51.100.7", 1_714_564_800, &["Sober"]),
+                listing("192.0.2.9", 1_714_564_800, &["Mydoom"]),
+                listing("10.1.2.3", 0, &["Sober"]),
+                listing("127.0.0.1", 0, &["Sober"]),
+                listing("2001:db8::/64", 1_714_608_000, &["Mydoom", "Sober"]),
+                listing("fe80::1", 0, &["Sober"]),
+                listing("garbage", 0, &["Sober"]),
+            ],
+            &policy,
+        );
+        ListingSet::build(&listed, &policy, ip4tset)
     }
 
     fn ip(text: &str) -> IpAddr {
@@ -264,8 +243,7 @@ mod tests {
 
     #[test]
     fn lookup_table() {
-        let set = sample();
-        let listed = |text: &str| matches!(set.lookup(ip(text)), Lookup::Listed { .. });
+        let set = sample(false);
         let cases = [
             ("127.0.0.2", true),
             ("127.0.0.1", false),
@@ -281,78 +259,104 @@ mod tests {
             ("fe80::1", false),
         ];
         for (text, expected) in cases {
-            assert_eq!(listed(text), expected, "{text}");
+            assert_eq!(set.lookup(ip(text)).is_some(), expected, "{text}");
         }
-        assert_eq!(set.len(), (2, 1));
+        assert_eq!(set.len(), (3, 1));
     }
 
     #[test]
-    fn lookup_merges_families_per_64() {
-        let set = sample();
+    fn lookup_returns_policy_code_and_txt() {
+        let set = sample(false);
+        let mydoom = set.lookup(ip("192.0.2.9")).unwrap();
+        assert_eq!(mydoom.return_code, Ipv4Addr::new(127, 0, 0, 4));
+        let network = set.lookup(ip("2001:db8::1")).unwrap();
+        assert_eq!(network.return_code, Ipv4Addr::new(127, 0, 0, 4));
         assert_eq!(
-            set.lookup(ip("2001:db8::1")),
-            Lookup::Listed {
-                details: Some("Mydoom, Sober; last seen 2024-05-02")
-            }
+            txt_text(network, ip("2001:db8::1")),
+            "Listed by wormsign: worm mail seen from 2001:db8::1 \
+             (Mydoom, Sober; last seen 2024-05-02)"
         );
+        let test = set.lookup(ip("127.0.0.2")).unwrap();
+        assert_eq!(test.return_code, Ipv4Addr::new(127, 0, 0, 2));
         assert_eq!(
-            set.lookup(ip("127.0.0.2")),
-            Lookup::Listed { details: None }
+            txt_text(test, ip("::ffff:7f00:2")),
+            "Listed by wormsign: worm mail seen from 127.0.0.2"
         );
     }
 
     #[test]
-    fn build_shares_equal_details() {
-        let set = ListingSet::build(&[
-            listing("192.0.2.1", 1_714_564_800, &["Sober"]),
-            listing("192.0.2.2", 1_714_568_400, &["Sober"]),
-            listing("192.0.2.3", 1_714_564_800, &["Mydoom"]),
-        ]);
-        let details = |text: &str| set.v4[&text.parse::<Ipv4Addr>().unwrap()].clone();
-        assert!(Arc::ptr_eq(&details("192.0.2.1"), &details("192.0.2.2")));
-        assert!(!Arc::ptr_eq(&details("192.0.2.1"), &details("192.0.2.3")));
+    fn ip4tset_uses_defaults_for_ipv4() {
+        let set = sample(true);
+        let mydoom = set.lookup(ip("192.0.2.9")).unwrap();
+        assert_eq!(mydoom.return_code, Ipv4Addr::new(127, 0, 0, 2));
+        assert_eq!(&*mydoom.txt, Policy::default().txt_template);
+        let network = set.lookup(ip("2001:db8::1")).unwrap();
+        assert_eq!(network.return_code, Ipv4Addr::new(127, 0, 0, 4));
+    }
+
+    #[test]
+    fn build_shares_equal_txt() {
+        let policy = policy();
+        let listed = listing::apply(
+            vec![
+                listing("192.0.2.1", 1_714_564_800, &["Sober"]),
+                listing("192.0.2.2", 1_714_568_400, &["Sober"]),
+                listing("192.0.2.3", 1_714_564_800, &["Mydoom"]),
+            ],
+            &policy,
+        );
+        let set = ListingSet::build(&listed, &policy, false);
+        let txt = |text: &str| set.lookup(ip(text)).unwrap().txt.clone();
+        assert!(Arc::ptr_eq(&txt("192.0.2.1"), &txt("192.0.2.2")));
+        assert!(!Arc::ptr_eq(&txt("192.0.2.1"), &txt("192.0.2.3")));
+    }
+
+    #[test]
+    fn build_from_listings_matches_build() {
+        let policy = policy();
+        let listings: Vec<Listing> = (0..10_000u32)
+            .map(|n| {
+                let ip = std::net::Ipv4Addr::from(0xC000_0200 | (n % 256));
+                let family = if n % 3 == 0 { "Mydoom" } else { "Sober" };
+                listing(&ip.to_string(), 1_714_564_800, &[family])
+            })
+            .chain([listing("2001:db8::/64", 1_714_608_000, &["Sober"])])
+            .collect();
+        let whole = ListingSet::build(&listing::apply(listings.clone(), &policy), &policy, false);
+        let chunked = ListingSet::build_from_listings(listings, &policy, false);
+        assert_eq!(chunked.len(), whole.len());
+        for n in 0..=256u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(0xC000_0200 | n));
+            assert_eq!(chunked.lookup(ip), whole.lookup(ip), "{ip}");
+        }
+        assert_eq!(
+            chunked.lookup(ip("2001:db8::1")),
+            whole.lookup(ip("2001:db8::1"))
+        );
+        let first = chunked.lookup(ip("192.0.2.1")).unwrap().txt.clone();
+        let second = chunked.lookup(ip("192.0.2.2")).unwrap().txt.clone();
+        assert!(Arc::ptr_eq(&first, &second));
     }
 
     #[test]
     fn txt_text_substitutes_address() {
-        let template = "Listed: $ see https://example.org/?ip=$ cost $$5";
+        let entry = |txt: &str| Entry {
+            return_code: TEST_LISTED_V4,
+            txt: Arc::from(txt),
+        };
         assert_eq!(
-            txt_text(template, None, ip("192.0.2.1")),
+            txt_text(
+                &entry("Listed: $ see https://example.org/?ip=$ cost $$5"),
+                ip("192.0.2.1")
+            ),
             "Listed: 192.0.2.1 see https://example.org/?ip=192.0.2.1 cost $5"
         );
         assert_eq!(
-            txt_text(
-                "at $",
-                Some("A$$B; last seen 2024-05-01"),
-                ip("::ffff:7f00:2")
-            ),
-            "at 127.0.0.2 (A$B; last seen 2024-05-01)"
-        );
-        assert_eq!(
-            txt_text("at $", None, ip("2001:db8::1:0:0:25")),
+            txt_text(&entry("at $"), ip("2001:db8::1:0:0:25")),
             "at 2001:db8::1:0:0:25"
         );
-        assert_eq!(txt_text("a\nb", None, ip("192.0.2.1")), "a b");
-    }
-
-    #[test]
-    fn txt_text_fits_one_string() {
-        let template = "é".repeat(200);
-        let text = txt_text(&template, Some("Sober"), ip("192.0.2.1"));
-        assert!(text.len() <= MAX_TXT, "{}", text.len());
-        assert!(text.starts_with("éé"));
-    }
-
-    #[test]
-    fn details_escape_and_truncate() {
-        assert_eq!(
-            details(&["A$B\nC".to_string()], 0),
-            "A$$B C; last seen 1970-01-01"
-        );
-        let families: Vec<String> = (0..40).map(|n| format!("Family{n}$")).collect();
-        let text = details(&families, 0);
-        assert!(text.len() <= MAX_DETAILS, "{}", text.len());
-        let trailing = text.chars().rev().take_while(|c| *c == '$').count();
-        assert_eq!(trailing % 2, 0, "{text}");
+        let long = txt_text(&entry(&"é$".repeat(100)), ip("192.0.2.1"));
+        assert!(long.len() <= MAX_TXT, "{}", long.len());
+        assert!(long.starts_with("é192.0.2.1é"), "{long}");
     }
 }

@@ -2,10 +2,12 @@
 //! sightings database as a DNSBL zone (RFC 5782), built on hickory-server.
 //!
 //! - [`name`]: query names (reversed IPv4 octets, IPv6 nibbles) to addresses;
-//! - [`listing_set`]: the listed addresses in memory, read from the store;
+//! - [`listing_set`]: the listed addresses in memory, from the listing
+//!   policy that `wormsign export` also applies;
 //! - [`handler`]: the answers, the same as rbldnsd gives on the exported data;
 //! - [`reload`]: polls the database and swaps in new listings while serving;
-//! - [`settings`]: the `[dnsbl]` section of the configuration.
+//! - [`settings`]: the `[dnsbl]` section, joined with the `[listing]` and
+//!   `[export]` settings it shares with the export.
 //!
 //! [`run`] serves UDP and TCP on one address until its shutdown future
 //! completes. The binary's `dnsbl` command binds with [`bind`], installs the
@@ -27,7 +29,7 @@ use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tracing::info;
 
-pub use listing_set::{ListingSet, load_listed};
+pub use listing_set::ListingSet;
 pub use settings::{RawSettings, Settings};
 
 use crate::store::StoreError;

@@ -20,7 +20,7 @@ use rusqlite::Connection;
 use tracing::{debug, info, warn};
 
 use super::handler::{SharedSnapshot, Snapshot};
-use super::listing_set::{ListingSet, load_listed};
+use super::listing_set::ListingSet;
 use super::settings::Settings;
 use crate::store::{self, StoreError};
 
@@ -179,7 +179,12 @@ impl Poller {
         }
 
         let started = Instant::now();
-        let listings = ListingSet::build(&load_listed(connection, self.settings.min_sightings)?);
+        // The two steps of listing::listed (the policy's query, then
+        // listing::apply inside the build), split so that the TXT strings
+        // of all listings never exist at once.
+        let policy = &self.settings.policy;
+        let stored = store::listings(connection, &policy.query(unix_now()))?;
+        let listings = ListingSet::build_from_listings(stored, policy, self.settings.ip4tset);
         self.data_version = Some(version);
         self.last_reload = Instant::now();
         self.last_duration = started.elapsed();
@@ -219,14 +224,22 @@ impl Poller {
 /// `previous`, so that two reloads in one second still differ.
 // NOTE: the serial wraps in 2106, which RFC 1982 serial arithmetic allows.
 fn unix_serial(previous: u32) -> u32 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs() as u32);
+    let now = unix_now() as u32;
     if now > previous {
         now
     } else {
         previous.wrapping_add(1)
     }
+}
+
+/// Returns the current Unix time in seconds, the `now` of the listing
+/// policy (window and expiry).
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+        })
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

@@ -1,18 +1,19 @@
-//! The `[dnsbl]` section of the configuration file.
+//! The `[dnsbl]` section of the configuration file, and the settings of
+//! `wormsign dnsbl` built from it and from the sections it shares with
+//! `wormsign export`.
 //!
 //! ```toml
 //! [dnsbl]
 //! listen = "127.0.0.1:7353"           # UDP and TCP
-//! zone = "bl.example.org"
-//! ttl = 2100                          # seconds, A and TXT answers
-//! negative_ttl = 300                  # seconds, SOA minimum (RFC 2308)
-//! soa_mname = "ns1.bl.example.org"    # primary name server
-//! soa_rname = "hostmaster.example.org" # contact mailbox, `@` written as `.`
-//! ns = ["ns1.bl.example.org", "ns2.bl.example.org"]
-//! txt_template = "Listed by wormsign: worm mail seen from $"
-//! min_sightings = 1
+//! zone = "bl.example.org"             # default: zone in [export]
 //! poll_interval_ms = 1000             # how often to check the database
 //! ```
+//!
+//! Everything else comes from the sections `wormsign export --format
+//! rbldnsd` reads, so that the responder and an rbldnsd serving the export
+//! give the same answers: the listing policy, return codes and TXT from
+//! `[listing]`, and TTL, SOA and NS from `[export]` (`ttl`, `nameservers`,
+//! `hostmaster`, and the SOA timers the export writes).
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -21,12 +22,33 @@ use std::time::Duration;
 use hickory_server::proto::rr::Name;
 use serde::Deserialize;
 
+use crate::export::ExportOptions;
+use crate::listing::Policy;
+
 /// Address the responder listens on when `listen` is not set: loopback, so
 /// that nothing is published until an admin chooses to.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7353";
-/// Zone served when `zone` is not set; `.test` is reserved (RFC 6761), so
-/// this default never collides with a real list.
+/// Zone served when neither `[dnsbl]` nor `[export]` sets one. `.test` is
+/// reserved (RFC 6761), so this default never collides with a real list.
 pub const DEFAULT_ZONE: &str = "bl.wormsign.test";
+
+/// Keys that `[dnsbl]` had before it shared its policy and zone data with
+/// the export, and where each now lives.
+const MOVED_KEYS: [(&str, &str); 7] = [
+    ("dnsbl.ttl", "ttl in [export]"),
+    (
+        "dnsbl.negative_ttl",
+        "the SOA minimum of the export (300 seconds)",
+    ),
+    (
+        "dnsbl.soa_mname",
+        "the first entry of nameservers in [export]",
+    ),
+    ("dnsbl.soa_rname", "hostmaster in [export]"),
+    ("dnsbl.ns", "nameservers in [export]"),
+    ("dnsbl.txt_template", "txt_template in [listing]"),
+    ("dnsbl.min_sightings", "min_sightings in [listing]"),
+];
 
 /// The `[dnsbl]` section as written.
 #[derive(Debug, Default, Deserialize)]
@@ -34,54 +56,71 @@ pub const DEFAULT_ZONE: &str = "bl.wormsign.test";
 pub struct RawSettings {
     pub listen: Option<String>,
     pub zone: Option<String>,
-    pub ttl: Option<u32>,
-    pub negative_ttl: Option<u32>,
-    pub soa_mname: Option<String>,
-    pub soa_rname: Option<String>,
-    pub ns: Option<Vec<String>>,
-    pub txt_template: Option<String>,
-    pub min_sightings: Option<u64>,
     pub poll_interval_ms: Option<u64>,
+    // Old keys, read only to name their new place in the error.
+    ttl: Option<toml::Value>,
+    negative_ttl: Option<toml::Value>,
+    soa_mname: Option<toml::Value>,
+    soa_rname: Option<toml::Value>,
+    ns: Option<toml::Value>,
+    txt_template: Option<toml::Value>,
+    min_sightings: Option<toml::Value>,
 }
 
 /// Validated settings of `wormsign dnsbl`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     /// Address of the UDP socket and the TCP listener.
     pub listen: SocketAddr,
     /// The zone apex, fully qualified.
     pub zone: Name,
-    /// TTL in seconds of A, TXT, SOA and NS answers.
+    /// Whether `zone` was set in `[dnsbl]`; `config check` prints only then.
+    zone_configured: bool,
+    /// How often the database is checked for changes.
+    pub poll_interval: Duration,
+    /// TTL in seconds of A, TXT, SOA and NS answers (`ttl` in `[export]`).
     pub ttl: u32,
+    /// SOA refresh, retry and expire in seconds, as the export writes them.
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
     /// SOA minimum: how long resolvers cache "not listed", in seconds.
     pub negative_ttl: u32,
-    /// SOA MNAME: the primary name server.
+    /// SOA MNAME: the first of `nameservers`, else `ns1.ZONE`.
     pub soa_mname: Name,
-    /// SOA RNAME: the contact mailbox with its `@` written as `.`.
+    /// SOA RNAME: `hostmaster` in `[export]`, else `hostmaster.ZONE`.
     pub soa_rname: Name,
     /// Name servers returned for NS queries at the apex.
     pub ns: Vec<Name>,
-    /// TXT template; `$` becomes the queried address, `$$` a literal `$`.
-    pub txt_template: String,
-    /// Sightings a host needs before it is listed.
-    pub min_sightings: u64,
-    /// How often the database is checked for changes.
-    pub poll_interval: Duration,
+    /// Whether `nameservers` and `hostmaster` were configured, so that a
+    /// new zone from `--zone` derives only the others.
+    names_configured: (bool, bool),
+    /// The listing policy: which hosts, which A value and which TXT.
+    pub policy: Policy,
+    /// IPv4 entries get the default A value and TXT, as in an rbldnsd
+    /// `ip4tset` (`rbldnsd_ipv4_type = "ip4tset"` in `[export]`).
+    pub ip4tset: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings::from_raw(RawSettings::default()).expect("the embedded defaults are valid")
+        let policy = Policy::default();
+        let options = ExportOptions::for_policy(&policy);
+        Settings::new(RawSettings::default(), &options, policy)
+            .expect("the embedded defaults are valid")
     }
 }
 
-/// Largest TTL a resolver honours (RFC 2181, section 8).
-const MAX_TTL: u32 = i32::MAX as u32;
-
 impl Settings {
-    /// Validates the section. The error is the key (as `dnsbl.KEY`) and a
-    /// message naming the value and the fix.
-    pub fn from_raw(raw: RawSettings) -> Result<Settings, (&'static str, String)> {
+    /// Validates the `[dnsbl]` section and joins it with the export's DNS
+    /// `options` and the listing `policy`. The error is the key (as
+    /// `dnsbl.KEY`) and a message naming the value and the fix.
+    pub fn new(
+        raw: RawSettings,
+        options: &ExportOptions,
+        policy: Policy,
+    ) -> Result<Settings, (&'static str, String)> {
+        raw.check_moved_keys()?;
         let listen_text = raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = listen_text.parse().map_err(|_| {
             (
@@ -92,57 +131,6 @@ impl Settings {
                 ),
             )
         })?;
-
-        let zone = parse_name(
-            "dnsbl.zone",
-            raw.zone.as_deref().unwrap_or(DEFAULT_ZONE),
-            "bl.example.org",
-        )?;
-        if zone.is_root() {
-            return Err((
-                "dnsbl.zone",
-                "is the DNS root: give the zone of the list, e.g. \"bl.example.org\"".into(),
-            ));
-        }
-
-        let ttl = check_ttl("dnsbl.ttl", raw.ttl.unwrap_or(2100))?;
-        let negative_ttl = check_ttl("dnsbl.negative_ttl", raw.negative_ttl.unwrap_or(300))?;
-
-        let soa_mname = match raw.soa_mname.as_deref() {
-            Some(text) => parse_name("dnsbl.soa_mname", text, "ns1.bl.example.org")?,
-            None => prepend("ns1", &zone),
-        };
-        let soa_rname = match raw.soa_rname.as_deref() {
-            Some(text) => parse_name("dnsbl.soa_rname", text, "hostmaster.example.org")?,
-            None => prepend("hostmaster", &zone),
-        };
-        let ns = match raw.ns {
-            Some(names) if names.is_empty() => {
-                return Err((
-                    "dnsbl.ns",
-                    "is empty: list at least one name server, e.g. [\"ns1.bl.example.org\"]".into(),
-                ));
-            }
-            Some(names) => names
-                .iter()
-                .map(|name| parse_name("dnsbl.ns", name, "ns1.bl.example.org"))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => vec![soa_mname.clone()],
-        };
-
-        let txt_template = raw
-            .txt_template
-            .unwrap_or_else(|| "Listed by wormsign: worm mail seen from $".to_string());
-        if txt_template.chars().any(char::is_control) || txt_template.len() > 200 {
-            return Err((
-                "dnsbl.txt_template",
-                format!(
-                    "invalid template {txt_template:?}: use at most 200 bytes and no control \
-                     characters"
-                ),
-            ));
-        }
-
         let poll_ms = raw.poll_interval_ms.unwrap_or(1000);
         if !(10..=3_600_000).contains(&poll_ms) {
             return Err((
@@ -150,18 +138,48 @@ impl Settings {
                 format!("{poll_ms} is out of range: use 10 to 3600000 milliseconds"),
             ));
         }
-        Ok(Settings {
+        let zone_text = raw
+            .zone
+            .as_deref()
+            .or(options.zone.as_deref())
+            .unwrap_or(DEFAULT_ZONE);
+        let zone = parse_zone(zone_text)?;
+
+        // The export checked these names already; the keys are named anyway
+        // in case that check and hickory's parser disagree.
+        let nameservers = options
+            .nameservers
+            .iter()
+            .map(|name| parse_name("export.nameservers", name))
+            .collect::<Result<Vec<_>, _>>()?;
+        let hostmaster = options
+            .hostmaster
+            .as_deref()
+            .map(|name| parse_name("export.hostmaster", name))
+            .transpose()?;
+
+        let mut settings = Settings {
             listen,
             zone,
-            ttl,
-            negative_ttl,
-            soa_mname,
-            soa_rname,
-            ns,
-            txt_template,
-            min_sightings: raw.min_sightings.unwrap_or(1),
+            zone_configured: raw.zone.is_some(),
             poll_interval: Duration::from_millis(poll_ms),
-        })
+            ttl: options.ttl,
+            refresh: options.refresh,
+            retry: options.retry,
+            expire: options.expire,
+            negative_ttl: options.minimum,
+            soa_mname: Name::root(),
+            soa_rname: Name::root(),
+            ns: nameservers,
+            names_configured: (!options.nameservers.is_empty(), hostmaster.is_some()),
+            policy,
+            ip4tset: options.ip4tset,
+        };
+        if let Some(hostmaster) = hostmaster {
+            settings.soa_rname = hostmaster;
+        }
+        settings.derive_names();
+        Ok(settings)
     }
 
     /// Returns these settings for another zone. SOA and NS names that were
@@ -171,53 +189,88 @@ impl Settings {
     ///
     /// A message naming `zone` when it is not a valid domain name.
     pub fn with_zone(mut self, zone: &str) -> Result<Settings, String> {
-        let raw = RawSettings {
-            zone: Some(zone.to_string()),
-            ..RawSettings::default()
-        };
-        let derived = Settings::from_raw(raw).map_err(|(_, message)| message)?;
-        if self.soa_mname == prepend("ns1", &self.zone) {
-            if self.ns == [self.soa_mname.clone()] {
-                self.ns = derived.ns;
-            }
-            self.soa_mname = derived.soa_mname;
-        }
-        if self.soa_rname == prepend("hostmaster", &self.zone) {
-            self.soa_rname = derived.soa_rname;
-        }
-        self.zone = derived.zone;
+        self.zone = parse_zone(zone).map_err(|(_, message)| message)?;
+        self.zone_configured = true;
+        self.derive_names();
         Ok(self)
     }
 
-    /// Renders the section as TOML that [`Settings::from_raw`] reads back.
+    /// Fills in the SOA and NS names that are not configured from the zone:
+    /// `ns1.ZONE` and `hostmaster.ZONE`, as the export does.
+    fn derive_names(&mut self) {
+        let (nameservers, hostmaster) = self.names_configured;
+        if !nameservers {
+            self.ns = vec![prepend("ns1", &self.zone)];
+        }
+        self.soa_mname = self.ns[0].clone();
+        if !hostmaster {
+            self.soa_rname = prepend("hostmaster", &self.zone);
+        }
+    }
+
+    /// Renders the `[dnsbl]` section as TOML that [`Settings::new`] reads
+    /// back. The zone is written only when `[dnsbl]` sets it, because
+    /// otherwise it follows `zone` in `[export]`.
     pub fn to_toml(&self) -> String {
         let quote = |text: &str| toml::Value::String(text.to_string()).to_string();
         let mut out = String::from("\n[dnsbl]\n");
         // Writing to a String cannot fail.
         let _ = writeln!(out, "listen = {}", quote(&self.listen.to_string()));
-        let _ = writeln!(out, "zone = {}", quote(&self.zone.to_string()));
-        let _ = writeln!(out, "ttl = {}", self.ttl);
-        let _ = writeln!(out, "negative_ttl = {}", self.negative_ttl);
-        let _ = writeln!(out, "soa_mname = {}", quote(&self.soa_mname.to_string()));
-        let _ = writeln!(out, "soa_rname = {}", quote(&self.soa_rname.to_string()));
-        let ns: Vec<String> = self.ns.iter().map(|n| quote(&n.to_string())).collect();
-        let _ = writeln!(out, "ns = [{}]", ns.join(", "));
-        let _ = writeln!(out, "txt_template = {}", quote(&self.txt_template));
-        let _ = writeln!(out, "min_sightings = {}", self.min_sightings);
+        let zone = self.zone.to_string();
+        if self.zone_configured {
+            let _ = writeln!(out, "zone = {}", quote(&zone));
+        } else {
+            let _ = writeln!(
+                out,
+                "# zone = {} (from [export], else the default)",
+                quote(&zone)
+            );
+        }
         let _ = writeln!(out, "poll_interval_ms = {}", self.poll_interval.as_millis());
         out
     }
 }
 
-fn parse_name(
-    key: &'static str,
-    text: &str,
-    example: &str,
-) -> Result<Name, (&'static str, String)> {
+impl RawSettings {
+    fn check_moved_keys(&self) -> Result<(), (&'static str, String)> {
+        let present = [
+            self.ttl.is_some(),
+            self.negative_ttl.is_some(),
+            self.soa_mname.is_some(),
+            self.soa_rname.is_some(),
+            self.ns.is_some(),
+            self.txt_template.is_some(),
+            self.min_sightings.is_some(),
+        ];
+        match MOVED_KEYS.iter().zip(present).find(|(_, present)| *present) {
+            Some(((key, place), _)) => Err((
+                *key,
+                format!(
+                    "is no longer read from [dnsbl]: the responder uses {place}, the same \
+                     setting as `wormsign export`; move the value there or remove the key"
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn parse_zone(text: &str) -> Result<Name, (&'static str, String)> {
+    let zone = parse_name("dnsbl.zone", text)?;
+    if zone.is_root() {
+        return Err((
+            "dnsbl.zone",
+            "is the DNS root: give the zone of the list, e.g. \"bl.example.org\"".into(),
+        ));
+    }
+    Ok(zone)
+}
+
+fn parse_name(key: &'static str, text: &str) -> Result<Name, (&'static str, String)> {
     let invalid = || {
         (
             key,
-            format!("invalid domain name {text:?}: write a name such as \"{example}\""),
+            format!("invalid domain name {text:?}: write a name such as \"bl.example.org\""),
         )
     };
     let trimmed = text.trim();
@@ -227,16 +280,6 @@ fn parse_name(
     let mut name = Name::from_ascii(trimmed).map_err(|_| invalid())?;
     name.set_fqdn(true);
     Ok(name)
-}
-
-fn check_ttl(key: &'static str, ttl: u32) -> Result<u32, (&'static str, String)> {
-    if ttl > MAX_TTL {
-        return Err((
-            key,
-            format!("{ttl} is out of range: use 0 to {MAX_TTL} seconds"),
-        ));
-    }
-    Ok(ttl)
 }
 
 /// Returns `label.zone`.
@@ -249,9 +292,14 @@ fn prepend(label: &str, zone: &Name) -> Name {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::{ExportSettings, RawExport};
 
-    fn parse(text: &str) -> Result<Settings, (&'static str, String)> {
-        Settings::from_raw(toml::from_str(text).unwrap())
+    fn parse(dnsbl: &str, export: &str) -> Result<Settings, (&'static str, String)> {
+        let export = ExportSettings::from_raw(toml::from_str::<RawExport>(export).unwrap())
+            .expect("valid [export]");
+        let policy = Policy::default();
+        let options = export.options(&policy);
+        Settings::new(toml::from_str(dnsbl).unwrap(), &options, policy)
     }
 
     #[test]
@@ -265,18 +313,42 @@ mod tests {
             "hostmaster.bl.wormsign.test."
         );
         assert_eq!(settings.ns, vec![settings.soa_mname.clone()]);
+        assert_eq!(settings.ttl, 2100);
+        assert_eq!(settings.negative_ttl, 300);
+    }
+
+    #[test]
+    fn zone_and_names_come_from_export() {
+        let settings = parse(
+            "",
+            "zone = \"bl.example.org\"\nttl = 600\nnameservers = [\"a.example.net\", \
+             \"b.example.net\"]\nhostmaster = \"abuse.example.net\"\n",
+        )
+        .unwrap();
+        assert_eq!(settings.zone.to_string(), "bl.example.org.");
+        assert_eq!(settings.ttl, 600);
+        assert_eq!(settings.soa_mname.to_string(), "a.example.net.");
+        assert_eq!(settings.soa_rname.to_string(), "abuse.example.net.");
+        assert_eq!(settings.ns.len(), 2);
+
+        let own_zone = parse("zone = \"dnsbl.example.org\"", "zone = \"bl.example.org\"").unwrap();
+        assert_eq!(own_zone.zone.to_string(), "dnsbl.example.org.");
+        assert_eq!(
+            own_zone.soa_rname.to_string(),
+            "hostmaster.dnsbl.example.org."
+        );
     }
 
     #[test]
     fn to_toml_reads_back() {
-        let settings = parse(
-            "listen = \"[::1]:5300\"\nzone = \"BL.Example.org\"\nns = [\"a.example.org\", \
-             \"b.example.org\"]\ntxt_template = \"See \\\"https://example.org/?$\\\"\"\n",
-        )
-        .unwrap();
+        let settings = parse("listen = \"[::1]:5300\"\nzone = \"BL.Example.org\"\n", "").unwrap();
         let text = settings.to_toml();
         let section = text.strip_prefix("\n[dnsbl]\n").unwrap();
-        assert_eq!(parse(section).unwrap(), settings);
+        assert_eq!(parse(section, "").unwrap(), settings);
+
+        let derived = parse("", "zone = \"bl.example.org\"").unwrap();
+        let text = derived.to_toml();
+        assert!(text.contains("# zone = \"bl.example.org.\""), "{text}");
     }
 
     #[test]
@@ -287,7 +359,7 @@ mod tests {
         assert_eq!(settings.soa_rname.to_string(), "hostmaster.bl.example.org.");
         assert_eq!(settings.ns, vec![settings.soa_mname.clone()]);
 
-        let configured = parse("soa_rname = \"abuse.example.net\"").unwrap();
+        let configured = parse("", "hostmaster = \"abuse.example.net\"").unwrap();
         let moved = configured.with_zone("bl.example.org").unwrap();
         assert_eq!(moved.soa_rname.to_string(), "abuse.example.net.");
         assert!(Settings::default().with_zone("bad zone").is_err());
@@ -299,13 +371,14 @@ mod tests {
             ("listen = \"localhost\"", "dnsbl.listen", "localhost"),
             ("zone = \"bad name\"", "dnsbl.zone", "bad name"),
             ("zone = \".\"", "dnsbl.zone", "root"),
-            ("ns = []", "dnsbl.ns", "empty"),
-            ("ttl = 4294967295", "dnsbl.ttl", "4294967295"),
-            ("txt_template = \"a\\nb\"", "dnsbl.txt_template", "control"),
             ("poll_interval_ms = 0", "dnsbl.poll_interval_ms", "0"),
+            ("ttl = 60", "dnsbl.ttl", "ttl in [export]"),
+            ("ns = []", "dnsbl.ns", "nameservers in [export]"),
+            ("txt_template = \"x\"", "dnsbl.txt_template", "[listing]"),
+            ("min_sightings = 2", "dnsbl.min_sightings", "[listing]"),
         ];
         for (text, key, value) in cases {
-            let (found_key, message) = parse(text).unwrap_err();
+            let (found_key, message) = parse(text, "").unwrap_err();
             assert_eq!(found_key, key, "{text}");
             assert!(message.contains(value), "{text}: {message}");
         }

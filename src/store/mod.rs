@@ -102,13 +102,30 @@ pub enum StoreError {
     /// A read-only open found a schema older than this build's.
     #[error(
         "database {} has schema version {found}, older than version \
-         {supported} of this wormsign; start the milter once to upgrade it",
+         {supported} of this wormsign; make the file writable and run this \
+         command again, or start the milter once, to upgrade it",
         path.display()
     )]
     SchemaTooOld {
         path: PathBuf,
         found: i64,
         supported: i64,
+    },
+
+    /// Upgrading an older schema before reading failed.
+    #[error(
+        "database {} has schema version {found}, older than version \
+         {supported} of this wormsign, and upgrading it failed; run this \
+         command as a user who can write the file and its directory, or start \
+         the milter once",
+        path.display()
+    )]
+    UpgradeFailed {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+        #[source]
+        source: Box<StoreError>,
     },
 
     /// Applying the embedded migrations failed.
@@ -240,6 +257,48 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
         });
     }
     Ok(conn)
+}
+
+/// Opens an existing database for reading, as `wormsign export`, `report`
+/// and `stats` do. A database with an older schema is first upgraded
+/// through [`open`] when its file is writable, so that these commands work
+/// on a database that no milter has opened since wormsign was updated.
+///
+/// # Errors
+///
+/// The errors of [`open_read_only`]. [`StoreError::SchemaTooOld`] is
+/// returned only when the file is read-only, and
+/// [`StoreError::UpgradeFailed`] when the upgrade itself failed.
+pub fn open_for_reading(path: &Path) -> Result<Connection, StoreError> {
+    let (found, supported) = match open_read_only(path) {
+        Err(StoreError::SchemaTooOld {
+            found, supported, ..
+        }) => (found, supported),
+        other => return other,
+    };
+    let read_only = std::fs::metadata(path).is_ok_and(|meta| meta.permissions().readonly());
+    if read_only {
+        return Err(StoreError::SchemaTooOld {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        });
+    }
+    tracing::info!(
+        path = %path.display(),
+        from = found,
+        to = supported,
+        "upgrading the database schema"
+    );
+    if let Err(error) = open(path) {
+        return Err(StoreError::UpgradeFailed {
+            path: path.to_path_buf(),
+            found,
+            supported,
+            source: Box::new(error),
+        });
+    }
+    open_read_only(path)
 }
 
 /// Inserts `sightings` in one transaction: either all rows are written or
