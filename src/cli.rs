@@ -195,6 +195,16 @@ pub struct ExportArgs {
     /// (overrides `[listing] expire_after_hours`).
     #[arg(long)]
     pub expire_after_hours: Option<u64>,
+    /// Weight of one sighting by origin method, as METHOD=WEIGHT with
+    /// METHOD one of connect, received, bounce; repeatable. `bounce=0`
+    /// leaves out sightings taken from bounces (overrides `[listing]
+    /// weights`).
+    #[arg(long = "weight", value_name = "METHOD=WEIGHT")]
+    pub weights: Vec<String>,
+    /// Network never listed (address or CIDR prefix), repeatable; added to
+    /// `[listing] allowlist`.
+    #[arg(long = "allow", value_name = "NETWORK")]
+    pub allow: Vec<String>,
     /// Also list the documentation ranges (192.0.2.0/24, 198.51.100.0/24,
     /// 203.0.113.0/24, 2001:db8::/32), for tests and examples only.
     #[arg(long)]

@@ -450,6 +450,12 @@ fn export_policy(config: &Config, args: &ExportArgs) -> Result<wormsign::listing
     if let Some(value) = args.expire_after_hours {
         policy.expire_after_secs = hours(value);
     }
+    for entry in &args.weights {
+        policy.set_weight(entry).map_err(anyhow::Error::msg)?;
+    }
+    for entry in &args.allow {
+        policy.allow(entry).map_err(anyhow::Error::msg)?;
+    }
     policy.list_documentation_ranges |= args.list_documentation_ranges;
     if let Some(template) = &args.txt_template {
         policy.txt_template = template

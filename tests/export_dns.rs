@@ -383,6 +383,40 @@ fn ndjson_and_plain_follow_policy() {
 }
 
 #[test]
+fn export_flags_override_weights_and_allowlist() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let allowed =
+        run_ok(wormsign(&config).args(["export", "--format", "plain", "--allow", LISTED]));
+    let lines: Vec<&str> = allowed.lines().collect();
+    assert_eq!(lines, [LISTED_OTHER_CODE, "2001:db8:5:6::/64"]);
+
+    // Every sighting here has the connect method: weight 0 lists nobody,
+    // and half weight leaves only the host seen twice.
+    let ignored =
+        run_ok(wormsign(&config).args(["export", "--format", "plain", "--weight", "connect=0"]));
+    assert_eq!(ignored, "");
+    let halved =
+        run_ok(wormsign(&config).args(["export", "--format", "plain", "--weight", "connect=0.5"]));
+    assert_eq!(halved.lines().collect::<Vec<_>>(), [LISTED]);
+
+    for (flag, value, expected) in [
+        ("--weight", "smtp=1", "unknown method \"smtp\""),
+        ("--weight", "bounce", "METHOD=WEIGHT"),
+        ("--weight", "bounce=-1", "from 0 (ignore) upwards"),
+        ("--allow", "192.0.2.0/33", "192.0.2.0/33"),
+    ] {
+        let output = wormsign(&config)
+            .args(["export", "--format", "plain", flag, value])
+            .output()
+            .expect("run export");
+        assert!(!output.status.success(), "{flag} {value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{flag} {value}: {stderr}");
+    }
+}
+
+#[test]
 fn export_bind_without_zone_fails_clearly() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (database, _config) = prepare(dir.path());

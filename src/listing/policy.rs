@@ -292,6 +292,47 @@ fn parse_networks(entries: &[String]) -> Result<Vec<IpNet>, String> {
     entries.iter().map(|entry| parse_network(entry)).collect()
 }
 
+impl Policy {
+    /// Applies a `--weight METHOD=WEIGHT` flag.
+    ///
+    /// # Errors
+    /// A message naming the flag's value and the accepted forms.
+    pub fn set_weight(&mut self, entry: &str) -> Result<(), String> {
+        let (method, value) = entry.split_once('=').ok_or_else(|| {
+            format!("invalid --weight {entry:?}: write METHOD=WEIGHT, e.g. bounce=0")
+        })?;
+        let weight = value
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|weight| weight.is_finite() && *weight >= 0.0)
+            .ok_or_else(|| {
+                format!("invalid --weight {entry:?}: a weight is a number from 0 (ignore) upwards")
+            })?;
+        match method.trim() {
+            "connect" => self.weights.connect = weight,
+            "received" => self.weights.received = weight,
+            "bounce" => self.weights.bounce = weight,
+            other => {
+                return Err(format!(
+                    "invalid --weight {entry:?}: unknown method {other:?}; use connect, received or bounce"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds an `--allow NETWORK` flag to the allowlist.
+    ///
+    /// # Errors
+    /// A message naming the network and the accepted forms.
+    pub fn allow(&mut self, entry: &str) -> Result<(), String> {
+        let network = parse_network(entry).map_err(|message| format!("--allow: {message}"))?;
+        self.allowlist.push(network);
+        Ok(())
+    }
+}
+
 /// Parses `192.0.2.0/24`, `2001:db8::/48` or a single address.
 fn parse_network(entry: &str) -> Result<IpNet, String> {
     let text = entry.trim();

@@ -74,8 +74,6 @@ impl Embedded {
 /// nesting keeps the chain of the last one read.
 const MAX_NESTED_BOUNCES: usize = 4;
 
-// TODO: `wormsign export` has no flag to leave out `bounce` sightings yet,
-// although the store's listing query can exclude them by method.
 // TODO: a DSN forged by the infected host itself also replaces its connect
 // origin, with whatever address it wrote into the embedded chain.
 /// Replaces `origin` with the origin recorded in a bounce's embedded
