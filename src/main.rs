@@ -412,8 +412,19 @@ fn dnsbl(config: Config, args: DnsblArgs) -> Result<ExitCode> {
     drop(store::open_for_reading(&database)?);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async {
+        let reload = Arc::new(tokio::sync::Notify::new());
+        let mut hangup =
+            signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+        let requests = reload.clone();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                info!("SIGHUP received: reloading the DNSBL listings");
+                requests.notify_one();
+            }
+        });
         let (udp, tcp) = dnsbl::bind(settings.listen).await?;
-        dnsbl::run(settings, database, udp, tcp, stop_signal()).await
+        dnsbl::run(settings, database, udp, tcp, stop_signal(), reload).await?;
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
