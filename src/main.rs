@@ -166,7 +166,7 @@ fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn serve(config: Config, rules: RuleSet) -> Result<()> {
-    let listener = milter::bind(&config.listen, config.socket_mode).await?;
+    let (listener, socket_file) = milter::bind_owned(&config.listen, config.socket_mode).await?;
     let (sightings, writer) =
         store::spawn_writer(config.database.clone(), config.spool_path(), 4096);
     info!(
@@ -177,10 +177,6 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
         trusted_networks = ?config.trusted_networks_text,
         "wormsign milter started"
     );
-    let unix_socket = match &config.listen {
-        wormsign::config::ListenAddr::Unix(path) => Some(path.clone()),
-        wormsign::config::ListenAddr::Inet(_) => None,
-    };
     let shared = Arc::new(milter::Shared::new(config, rules, sightings));
 
     let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
@@ -212,16 +208,23 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
     let result = milter::run(listener, shared.clone(), shutdown).await;
     drop(shared);
     writer.shutdown().await;
-    if let Some(path) = unix_socket {
-        let _ = std::fs::remove_file(path);
+    if let Some(socket_file) = socket_file {
+        socket_file.remove_if_ours();
     }
     info!("wormsign milter stopped");
     Ok(result?)
 }
 
-/// Serves the null milter until SIGINT or SIGTERM.
+/// Serves the null milter until SIGINT or SIGTERM. SIGHUP is logged and
+/// otherwise ignored, because the null milter has nothing to reload.
 async fn serve_null(config: Config) -> Result<()> {
-    let listener = milter::bind(&config.listen, config.socket_mode).await?;
+    let (listener, socket_file) = milter::bind_owned(&config.listen, config.socket_mode).await?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            info!("SIGHUP received: the null milter has nothing to reload");
+        }
+    });
     info!(
         version = env!("CARGO_PKG_VERSION"),
         listen = %config.listen,
@@ -242,8 +245,8 @@ async fn serve_null(config: Config) -> Result<()> {
         }
     };
     let result = milter::run_null(listener, &config, shutdown).await;
-    if let wormsign::config::ListenAddr::Unix(path) = &config.listen {
-        let _ = std::fs::remove_file(path);
+    if let Some(socket_file) = socket_file {
+        socket_file.remove_if_ours();
     }
     info!("null milter stopped");
     Ok(result?)
@@ -409,8 +412,19 @@ fn dnsbl(config: Config, args: DnsblArgs) -> Result<ExitCode> {
     drop(store::open_for_reading(&database)?);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     runtime.block_on(async {
+        let reload = Arc::new(tokio::sync::Notify::new());
+        let mut hangup =
+            signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+        let requests = reload.clone();
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                info!("SIGHUP received: reloading the DNSBL listings");
+                requests.notify_one();
+            }
+        });
         let (udp, tcp) = dnsbl::bind(settings.listen).await?;
-        dnsbl::run(settings, database, udp, tcp, stop_signal()).await
+        dnsbl::run(settings, database, udp, tcp, stop_signal(), reload).await?;
+        anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
 }

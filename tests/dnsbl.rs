@@ -118,6 +118,11 @@ fn create_database(dir: &Path, sightings: &[Sighting]) -> PathBuf {
 /// Writes the config both servers use: the listing policy and the zone
 /// settings in [listing] and [export], the responder's address in [dnsbl].
 fn write_config(dir: &Path, port: u16) -> PathBuf {
+    write_config_polling(dir, port, 100)
+}
+
+/// [`write_config`] with the database polled every `poll_interval_ms`.
+fn write_config_polling(dir: &Path, port: u16, poll_interval_ms: u64) -> PathBuf {
     let path = dir.join(format!("wormsign-{port}.toml"));
     let ns: Vec<String> = NS.iter().map(|name| format!("\"{name}\"")).collect();
     let text = format!(
@@ -125,7 +130,7 @@ fn write_config(dir: &Path, port: u16) -> PathBuf {
          allowlist = [\"{ALLOWLISTED}/32\"]\n\n\
          [[listing.return_codes]]\nfamily = \"Mydoom\"\ncode = \"{MYDOOM_CODE}\"\n\n\
          [export]\nzone = \"{ZONE}\"\nttl = {TTL}\nnameservers = [{}]\nhostmaster = \"{RNAME}\"\n\n\
-         [dnsbl]\nlisten = \"127.0.0.1:{port}\"\npoll_interval_ms = 100\n",
+         [dnsbl]\nlisten = \"127.0.0.1:{port}\"\npoll_interval_ms = {poll_interval_ms}\n",
         ns.join(", ")
     );
     fs::write(&path, text).expect("write the config file");
@@ -142,11 +147,17 @@ struct Server {
 impl Server {
     /// Starts `wormsign dnsbl` on a free loopback port.
     fn start_wormsign(dir: &Path, database: &Path) -> Server {
-        start_on_free_port(|port| Server::spawn_wormsign(dir, database, port))
+        Server::start_wormsign_polling(dir, database, 100)
     }
 
-    fn spawn_wormsign(dir: &Path, database: &Path, port: u16) -> Server {
-        let config = write_config(dir, port);
+    /// Starts `wormsign dnsbl` polling the database every
+    /// `poll_interval_ms`.
+    fn start_wormsign_polling(dir: &Path, database: &Path, poll_interval_ms: u64) -> Server {
+        start_on_free_port(|port| Server::spawn_wormsign(dir, database, port, poll_interval_ms))
+    }
+
+    fn spawn_wormsign(dir: &Path, database: &Path, port: u16, poll_interval_ms: u64) -> Server {
+        let config = write_config_polling(dir, port, poll_interval_ms);
         let log = dir.join("dnsbl.log");
         let child = Command::new(wormsign_bin())
             .arg("--config")
@@ -464,6 +475,57 @@ fn dnsbl_reloads_when_database_changes() {
         soa_after, soa_before,
         "the SOA serial must change on reload"
     );
+}
+
+#[test]
+fn dnsbl_reloads_on_sighup() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    // An hour between polls: within this test only SIGHUP reloads.
+    let mut server = Server::start_wormsign_polling(dir.path(), &database, 3_600_000);
+    let name = query_name("198.51.100.201");
+    assert_eq!(server.answer(&name, "A").status, "NXDOMAIN");
+
+    let mut connection = store::open(&database).expect("open the database");
+    store::insert_batch(
+        &mut connection,
+        &[sighting("198.51.100.201", seen(), "Sober")],
+    )
+    .expect("insert a sighting");
+    drop(connection);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        server.answer(&name, "A").status,
+        "NXDOMAIN",
+        "the listing was served before SIGHUP, so this test cannot tell"
+    );
+
+    let kill = Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let started = Instant::now();
+    let mut answer = server.answer(&name, "A");
+    while answer.status != "NOERROR" && started.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(50));
+        answer = server.answer(&name, "A");
+    }
+
+    let status = server.child.try_wait().expect("poll wormsign dnsbl");
+    assert!(
+        status.is_none(),
+        "exited with {status:?}:\n{}",
+        server.log()
+    );
+    assert_eq!(answer.status, "NOERROR", "{}", server.log());
+    assert!(answer.answer[0].ends_with("A 127.0.0.2"), "{answer:?}");
+    let log = server.log();
+    assert!(log.contains("SIGHUP received"), "{log}");
+    assert!(log.contains("DNSBL listings reloaded"), "{log}");
+    let test_entry = server.dig(&format!("2.0.0.127.{ZONE}"), "A", &["+short"]);
+    assert_eq!(test_entry.trim(), "127.0.0.2");
 }
 
 #[test]

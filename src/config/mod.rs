@@ -76,11 +76,16 @@ impl FromStr for ListenAddr {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(addr) = s.strip_prefix("inet:") {
-            if addr
-                .rsplit_once(':')
-                .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+            if let Some((_, port)) = addr.rsplit_once(':')
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
             {
-                return Ok(ListenAddr::Inet(addr.to_string()));
+                return match port.parse::<u16>() {
+                    Ok(1..) => Ok(ListenAddr::Inet(addr.to_string())),
+                    _ => Err(format!(
+                        "invalid listen address {s:?}: port {port} is out of range, use 1-65535"
+                    )),
+                };
             }
         } else if let Some(path) = s.strip_prefix("unix:")
             && !path.is_empty()
@@ -558,6 +563,26 @@ mod tests {
             assert!(err.contains(key), "{text}: {err}");
             assert!(err.contains(value), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn listen_port_out_of_range() {
+        for port in ["0", "65536", "99999", "123456789012345678901234"] {
+            let err = format!("inet:127.0.0.1:{port}")
+                .parse::<ListenAddr>()
+                .unwrap_err();
+            assert!(
+                err.contains(&format!("port {port} is out of range")),
+                "{err}"
+            );
+            assert!(err.contains("1-65535"), "{err}");
+        }
+        assert_eq!(
+            "inet:[::1]:65535".parse::<ListenAddr>(),
+            Ok(ListenAddr::Inet("[::1]:65535".into()))
+        );
+        let err = "inet:127.0.0.1:smtp".parse::<ListenAddr>().unwrap_err();
+        assert!(err.contains("write inet:HOST:PORT"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //!
 //! [`run`] serves UDP and TCP on one address until its shutdown future
 //! completes. The binary's `dnsbl` command binds with [`bind`], installs the
-//! signal handlers and calls [`run`].
+//! signal handlers (SIGHUP requests a reload) and calls [`run`].
 
 pub mod handler;
 pub mod listing_set;
@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::Notify;
 use tracing::info;
 
 pub use listing_set::ListingSet;
@@ -97,7 +98,8 @@ pub async fn bind(address: SocketAddr) -> Result<(UdpSocket, TcpListener), Dnsbl
 
 /// Serves the DNSBL zone of `settings` from `database` on the bound sockets
 /// until `shutdown` completes, reloading the listings when the database
-/// changes.
+/// changes and at once whenever `reload` is notified (the binary does that
+/// on SIGHUP).
 ///
 /// # Errors
 ///
@@ -110,6 +112,7 @@ pub async fn run(
     udp: UdpSocket,
     tcp: TcpListener,
     shutdown: impl Future<Output = ()>,
+    reload: Arc<Notify>,
 ) -> Result<(), DnsblError> {
     let (poller, first) = {
         let database = database.clone();
@@ -123,6 +126,13 @@ pub async fn run(
     let local = udp.local_addr().unwrap_or(settings.listen);
 
     let reloader = reload::Reloader::spawn(poller, shared.clone());
+    let trigger = reloader.trigger();
+    let requests = tokio::spawn(async move {
+        loop {
+            reload.notified().await;
+            trigger.request();
+        }
+    });
     let mut server = Server::new(handler::Responder::new(&settings, shared));
     server.register_socket(udp);
     server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
@@ -140,6 +150,7 @@ pub async fn run(
         result = server.block_until_done() => result,
         () = shutdown => server.shutdown_gracefully().await,
     };
+    requests.abort();
     reloader.stop();
     info!("wormsign DNSBL responder stopped");
     result.map_err(DnsblError::Serve)

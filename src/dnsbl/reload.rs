@@ -35,6 +35,7 @@ const RELOAD_SPACING: u32 = 4;
 /// The polling thread; [`Reloader::stop`] ends it.
 pub struct Reloader {
     stop: Arc<AtomicBool>,
+    requested: Arc<AtomicBool>,
     thread: JoinHandle<()>,
 }
 
@@ -43,20 +44,37 @@ impl Reloader {
     /// `shared` whenever the database changes.
     pub fn spawn(mut poller: Poller, shared: SharedSnapshot) -> Reloader {
         let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let requested = Arc::new(AtomicBool::new(false));
+        let (stop_flag, request_flag) = (stop.clone(), requested.clone());
         let thread = std::thread::Builder::new()
             .name("dnsbl-reload".to_string())
             .spawn(move || {
-                while !flag.load(Ordering::Acquire) {
+                while !stop_flag.load(Ordering::Acquire) {
                     std::thread::park_timeout(poller.settings.poll_interval);
-                    if flag.load(Ordering::Acquire) {
+                    if stop_flag.load(Ordering::Acquire) {
                         break;
                     }
-                    poller.poll(&shared);
+                    if request_flag.swap(false, Ordering::AcqRel) {
+                        poller.reload_now(&shared);
+                    } else {
+                        poller.poll(&shared);
+                    }
                 }
             })
             .expect("spawning a thread only fails when the system is out of resources");
-        Reloader { stop, thread }
+        Reloader {
+            stop,
+            requested,
+            thread,
+        }
+    }
+
+    /// Returns a handle that makes the thread rebuild the listings at once.
+    pub fn trigger(&self) -> ReloadTrigger {
+        ReloadTrigger {
+            requested: self.requested.clone(),
+            thread: self.thread.thread().clone(),
+        }
     }
 
     /// Stops the thread and waits for it.
@@ -64,6 +82,23 @@ impl Reloader {
         self.stop.store(true, Ordering::Release);
         self.thread.thread().unpark();
         let _ = self.thread.join();
+    }
+}
+
+/// Requests an immediate rebuild from a [`Reloader`] (on SIGHUP).
+#[derive(Clone)]
+pub struct ReloadTrigger {
+    requested: Arc<AtomicBool>,
+    thread: std::thread::Thread,
+}
+
+impl ReloadTrigger {
+    /// Wakes the reload thread, which reopens the database and rebuilds the
+    /// listings whether or not the database changed. Requests that arrive
+    /// during a rebuild lead to one more rebuild.
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::Release);
+        self.thread.unpark();
     }
 }
 
@@ -123,7 +158,7 @@ impl Poller {
                 }
                 self.failures = 0;
                 if let Some(snapshot) = snapshot {
-                    self.swap(shared, snapshot);
+                    self.swap(shared, snapshot, false);
                 }
             }
             Err(error) => {
@@ -138,6 +173,29 @@ impl Poller {
                         "failed to reload DNSBL listings; serving the previous ones"
                     );
                 }
+            }
+        }
+    }
+
+    /// Reopens the database and rebuilds the listings now, logging the
+    /// outcome at info (or the error at warn) whatever it is, because an
+    /// operator asked for it.
+    fn reload_now(&mut self, shared: &SharedSnapshot) {
+        self.connection = None;
+        self.data_version = None;
+        match self.reload_if_changed() {
+            Ok(snapshot) => {
+                self.failures = 0;
+                let snapshot = snapshot.expect("a load without a data_version always builds");
+                self.swap(shared, snapshot, true);
+            }
+            Err(error) => {
+                self.failures += 1;
+                warn!(
+                    database = %self.database.display(),
+                    error = %error_chain(&error),
+                    "failed to reload DNSBL listings; serving the previous ones"
+                );
             }
         }
     }
@@ -192,7 +250,9 @@ impl Poller {
         Ok(Some(Snapshot::new(listings, &self.settings, self.serial)))
     }
 
-    fn swap(&self, shared: &SharedSnapshot, snapshot: Snapshot) {
+    /// Puts `snapshot` in service. The reload is logged at info when the
+    /// counts changed or an operator requested it, else at debug.
+    fn swap(&self, shared: &SharedSnapshot, snapshot: Snapshot, requested: bool) {
         let (ipv4, ipv6) = snapshot.listings().len();
         let snapshot = Arc::new(snapshot);
         let previous = match shared.write() {
@@ -200,7 +260,7 @@ impl Poller {
             Err(poisoned) => std::mem::replace(&mut *poisoned.into_inner(), snapshot),
         };
         let took_ms = self.last_duration.as_millis();
-        if previous.listings().len() == (ipv4, ipv6) {
+        if previous.listings().len() == (ipv4, ipv6) && !requested {
             debug!(
                 ipv4,
                 ipv6,

@@ -6,7 +6,7 @@ pub mod noreply;
 mod null;
 pub mod session;
 
-pub use listener::{MilterListener, MilterStream, bind};
+pub use listener::{MilterListener, MilterStream, SocketFile, bind, bind_owned};
 pub use null::run_null;
 
 use std::future::Future;
