@@ -166,6 +166,9 @@ fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {
 }
 
 async fn serve(config: Config, rules: RuleSet) -> Result<()> {
+    // Installed before the socket is bound, so that a SIGHUP sent while
+    // the milter starts finds a handler and does not end the process.
+    let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
     let (listener, socket_file) = milter::bind_owned(&config.listen, config.socket_mode).await?;
     let (sightings, writer) =
         store::spawn_writer(config.database.clone(), config.spool_path(), 4096);
@@ -179,7 +182,6 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
     );
     let shared = Arc::new(milter::Shared::new(config, rules, sightings));
 
-    let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
     let reload_shared = shared.clone();
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
@@ -218,8 +220,8 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
 /// Serves the null milter until SIGINT or SIGTERM. SIGHUP is logged and
 /// otherwise ignored, because the null milter has nothing to reload.
 async fn serve_null(config: Config) -> Result<()> {
-    let (listener, socket_file) = milter::bind_owned(&config.listen, config.socket_mode).await?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot install the SIGHUP handler")?;
+    let (listener, socket_file) = milter::bind_owned(&config.listen, config.socket_mode).await?;
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             info!("SIGHUP received: the null milter has nothing to reload");

@@ -616,7 +616,9 @@ impl Milter {
 
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + MILTER_START_TIMEOUT;
-        while !is_listening(self.port) {
+        // Another process may hold the port: the milter's own start line
+        // says the listener is ours.
+        while !(is_listening(self.port) && self.log().contains("wormsign milter started")) {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!(
                     "wormsign run exited with {status} before listening on port {}:\n{}",
