@@ -35,12 +35,25 @@ pub struct ScanReport {
     pub decision: Option<ReportMatch>,
     pub origin: Option<ReportOrigin>,
     pub error: Option<String>,
+    /// True when part of the message was not scanned, so that the milter
+    /// adds an `X-Wormsign-Scan: incomplete; ...` header. The next three
+    /// fields give the reasons.
+    pub incomplete: bool,
+    /// True when the message was cut at `max_message_bytes`.
+    pub truncated: bool,
+    /// Anomalies of the MIME walk (parts or members it could not read or
+    /// left out), each as `kind path`, e.g. `archive-ratio-exceeded 2!bomb.zip`.
+    pub anomalies: Vec<String>,
+    /// Scan objects that failed to scan or were left when the scan time
+    /// limit ran out, with the reason.
+    pub scan_errors: Vec<String>,
     /// Sighting to record with `--record`; not printed.
     #[serde(skip)]
     pub sighting: Option<Sighting>,
-    /// What was not scanned (see [`Verdict::incomplete_note`]); text output only.
+    /// The `X-Wormsign-Scan` text (see [`Verdict::incomplete_note`]), shown
+    /// at the end of the text line.
     #[serde(skip)]
-    pub incomplete: Option<String>,
+    pub incomplete_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,12 +81,17 @@ impl ScanReport {
             decision: None,
             origin: None,
             error: Some(error),
+            incomplete: false,
+            truncated: false,
+            anomalies: Vec::new(),
+            scan_errors: Vec::new(),
             sighting: None,
-            incomplete: None,
+            incomplete_note: None,
         }
     }
 
     fn from_verdict(path: String, verdict: &Verdict, sighting: Option<Sighting>) -> ScanReport {
+        let incomplete_note = verdict.incomplete_note();
         ScanReport {
             path,
             message_id: verdict.message_id.clone(),
@@ -89,15 +107,23 @@ impl ScanReport {
                 method: o.method.as_str(),
             }),
             error: None,
+            incomplete: incomplete_note.is_some(),
+            truncated: verdict.truncated,
+            anomalies: verdict
+                .anomalies
+                .iter()
+                .map(analysis::anomaly_text)
+                .collect(),
+            scan_errors: verdict.scan_errors.clone(),
             sighting,
-            incomplete: verdict.incomplete_note(),
+            incomplete_note,
         }
     }
 
     /// The one-line text form.
     pub fn line(&self) -> String {
         let line = self.verdict_text();
-        match &self.incomplete {
+        match &self.incomplete_note {
             Some(note) => format!("{line} [{note}]"),
             None => line,
         }
