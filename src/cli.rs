@@ -289,10 +289,9 @@ pub struct BenchArgs {
     /// Milter socket to test: inet:HOST:PORT or unix:/path.
     #[arg(long)]
     pub socket: String,
-    /// Messages to replay: a folder read recursively for .eml, .txt, .msg
-    /// and .mbox files and Maildir `cur`/`new` folders (the SpamAssassin
-    /// public corpus's folders of .txt files work), an mbox file, or one
-    /// message file.
+    /// Messages to replay: a folder, read as `wormsign scan` reads it
+    /// (Maildirs, and every other file recursively, except hidden and
+    /// .json files), an mbox file, or one message file.
     #[arg(long)]
     pub corpus: PathBuf,
     /// Connections open at once (at least 1).
