@@ -7,6 +7,10 @@
   both keeps a mail or advisory that quotes the string in its text from
   matching. The scanner unpacks ZIPs, so the rule also matches the string
   as a member of a ZIP attachment.
+
+  test_file = true: a match gives the verdict, the X-Wormsign header and the
+  configured action, so the reject path can be tested, but never a sighting.
+  Anyone can send the test file, so its sender must not be listed.
 */
 
 rule EICAR_Test_File
@@ -17,6 +21,7 @@ rule EICAR_Test_File
         confidence = "high"
         description = "EICAR anti-virus test file as an attachment or ZIP member"
         reference = "eicar.org anti-malware test file"
+        test_file = true
 
     strings:
         $eicar = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"

@@ -215,10 +215,11 @@ pub fn analyse(
     verdict
 }
 
-/// The sighting for an infected verdict: `None` when the message is clean
-/// or no untrusted origin was found (a trusted relay is never listed, and
-/// a match inside forwarded mail has no origin).
-/// `seen_at` is Unix time in seconds.
+/// Builds the sighting for an infected verdict, with `seen_at` in Unix
+/// seconds. Returns `None` for a clean message and for a test file such as
+/// EICAR, because anyone can send one and its sender must not be listed.
+/// Also `None` when no untrusted origin was found: a trusted relay is never
+/// listed, and a match inside forwarded mail has no origin.
 pub fn sighting(
     verdict: &Verdict,
     envelope: &Envelope,
@@ -226,7 +227,7 @@ pub fn sighting(
     size: u64,
     seen_at: i64,
 ) -> Option<Sighting> {
-    let hit = verdict.primary()?;
+    let hit = verdict.primary().filter(|hit| !hit.test_file)?;
     let origin = verdict.origin.as_ref()?;
     let header_end = header_block_len(raw);
     let evidence = serde_json::json!({

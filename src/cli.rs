@@ -60,8 +60,10 @@ pub enum Command {
     /// (wormsign or any other) and report throughput and latency.
     ///
     /// Each message travels on its own connection, as from an MTA for an
-    /// SMTP session with one transaction. Exit code 1 when any message
-    /// failed (see `errors`).
+    /// SMTP session with one transaction, from client addresses
+    /// 192.0.2.1-250. A wormsign under test records a sighting for each
+    /// infected message, so bench one with its own --database. Exit code 1
+    /// when any message failed (see `errors`).
     Bench(BenchArgs),
     /// Serve the listings as a DNSBL zone over DNS (UDP and TCP), reloading
     /// them when the database changes.
@@ -299,10 +301,9 @@ pub struct BenchArgs {
     /// Milter socket to test: inet:HOST:PORT or unix:/path.
     #[arg(long)]
     pub socket: String,
-    /// Messages to replay: a folder read recursively for .eml, .txt, .msg
-    /// and .mbox files and Maildir `cur`/`new` folders (the SpamAssassin
-    /// public corpus's folders of .txt files work), an mbox file, or one
-    /// message file.
+    /// Messages to replay: a folder, read as `wormsign scan` reads it
+    /// (Maildirs, and every other file recursively, except hidden and
+    /// .json files), an mbox file, or one message file.
     #[arg(long)]
     pub corpus: PathBuf,
     /// Connections open at once (at least 1).

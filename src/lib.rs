@@ -21,6 +21,8 @@
 //! - [`origin_cmd`]: the `wormsign origin` report of relays and trust flags.
 //! - [`bench`]: the `wormsign bench` load generator, an MTA-side milter
 //!   client that replays a corpus against any milter.
+//! - [`message_files`]: the message files under the paths given to `scan`
+//!   and `bench`.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
@@ -30,6 +32,7 @@ pub mod config;
 pub mod dnsbl;
 pub mod export;
 pub mod listing;
+pub mod message_files;
 pub mod milter;
 pub mod mime;
 pub mod origin;

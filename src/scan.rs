@@ -1,12 +1,10 @@
 //! Offline scan: the milter's analysis over .eml files, mbox files and
 //! Maildir folders.
 //!
-//! A directory is read as a Maildir when it has a `cur` or `new`
-//! subdirectory: every file in those is a message, and Maildir++ folders
-//! (subdirectories named `.Name`) are read the same way. Any other
-//! directory is searched recursively and every regular file in it is read,
-//! except hidden ones. A file whose first line starts with `From ` is an
-//! mbox (mboxrd: `>From ` lines are unescaped); any other file is one
+//! [`crate::message_files`] finds the files under each path: Maildirs,
+//! and every regular file of any other directory, recursively, except
+//! hidden and `.json` files. A file whose first line starts with `From ` is
+//! an mbox (mboxrd: `>From ` lines are unescaped); any other file is one
 //! message. A path that yields no message at all is reported as an error.
 //!
 //! Each message is cut at `max_message_bytes`, as the milter does, so a
@@ -19,6 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 
 use crate::analysis::{self, Envelope, Settings, Verdict};
+use crate::message_files::{self, Source};
 use crate::scanner::RuleSet;
 use crate::store::Sighting;
 
@@ -35,12 +34,25 @@ pub struct ScanReport {
     pub decision: Option<ReportMatch>,
     pub origin: Option<ReportOrigin>,
     pub error: Option<String>,
+    /// True when part of the message was not scanned, so that the milter
+    /// adds an `X-Wormsign-Scan: incomplete; ...` header. The next three
+    /// fields give the reasons.
+    pub incomplete: bool,
+    /// True when the message was cut at `max_message_bytes`.
+    pub truncated: bool,
+    /// Anomalies of the MIME walk (parts or members it could not read or
+    /// left out), each as `kind path`, e.g. `archive-ratio-exceeded 2!bomb.zip`.
+    pub anomalies: Vec<String>,
+    /// Scan objects that failed to scan or were left when the scan time
+    /// limit ran out, with the reason.
+    pub scan_errors: Vec<String>,
     /// Sighting to record with `--record`; not printed.
     #[serde(skip)]
     pub sighting: Option<Sighting>,
-    /// What was not scanned (see [`Verdict::incomplete_note`]); text output only.
+    /// The `X-Wormsign-Scan` text (see [`Verdict::incomplete_note`]), shown
+    /// at the end of the text line.
     #[serde(skip)]
-    pub incomplete: Option<String>,
+    pub incomplete_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,12 +80,17 @@ impl ScanReport {
             decision: None,
             origin: None,
             error: Some(error),
+            incomplete: false,
+            truncated: false,
+            anomalies: Vec::new(),
+            scan_errors: Vec::new(),
             sighting: None,
-            incomplete: None,
+            incomplete_note: None,
         }
     }
 
     fn from_verdict(path: String, verdict: &Verdict, sighting: Option<Sighting>) -> ScanReport {
+        let incomplete_note = verdict.incomplete_note();
         ScanReport {
             path,
             message_id: verdict.message_id.clone(),
@@ -89,15 +106,23 @@ impl ScanReport {
                 method: o.method.as_str(),
             }),
             error: None,
+            incomplete: incomplete_note.is_some(),
+            truncated: verdict.truncated,
+            anomalies: verdict
+                .anomalies
+                .iter()
+                .map(analysis::anomaly_text)
+                .collect(),
+            scan_errors: verdict.scan_errors.clone(),
             sighting,
-            incomplete: verdict.incomplete_note(),
+            incomplete_note,
         }
     }
 
     /// The one-line text form.
     pub fn line(&self) -> String {
         let line = self.verdict_text();
-        match &self.incomplete {
+        match &self.incomplete_note {
             Some(note) => format!("{line} [{note}]"),
             None => line,
         }
@@ -140,93 +165,6 @@ impl From<&crate::scanner::Match> for ReportMatch {
             variant: m.variant.clone(),
             confidence: m.confidence.as_str(),
             object: m.object.clone(),
-        }
-    }
-}
-
-/// One source of messages found under the given paths.
-#[derive(Debug)]
-enum Source {
-    File(PathBuf),
-    /// A path that could not be read, with the error.
-    Unreadable(PathBuf, String),
-}
-
-/// Collects message files under `paths`, in a stable order.
-fn collect_sources(paths: &[PathBuf]) -> Vec<Source> {
-    let mut sources = Vec::new();
-    for path in paths {
-        match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => collect_dir(path, &mut sources),
-            Ok(_) => sources.push(Source::File(path.clone())),
-            Err(error) => sources.push(Source::Unreadable(path.clone(), error.to_string())),
-        }
-    }
-    sources
-}
-
-fn is_maildir(dir: &Path) -> bool {
-    dir.join("cur").is_dir() || dir.join("new").is_dir()
-}
-
-fn is_hidden(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with('.'))
-}
-
-fn collect_dir(dir: &Path, sources: &mut Vec<Source>) {
-    let before = sources.len();
-    collect_dir_into(dir, sources);
-    let found = sources[before..]
-        .iter()
-        .any(|s| matches!(s, Source::File(_)));
-    if !found {
-        sources.push(Source::Unreadable(
-            dir.to_path_buf(),
-            "no message files found in this directory".to_string(),
-        ));
-    }
-}
-
-fn collect_dir_into(dir: &Path, sources: &mut Vec<Source>) {
-    if is_maildir(dir) {
-        for sub in ["new", "cur"] {
-            let mut files = list_dir(&dir.join(sub), sources);
-            files.retain(|p| p.is_file() && !is_hidden(p));
-            sources.extend(files.into_iter().map(Source::File));
-        }
-        // Maildir++ folders: .Sent, .Junk, .Archive.2024, ...
-        for path in list_dir(dir, sources) {
-            if is_hidden(&path) && path.is_dir() && is_maildir(&path) {
-                collect_dir_into(&path, sources);
-            }
-        }
-        return;
-    }
-    for path in list_dir(dir, sources) {
-        if is_hidden(&path) {
-            continue;
-        }
-        if path.is_dir() {
-            collect_dir_into(&path, sources);
-        } else if path.is_file() {
-            sources.push(Source::File(path));
-        }
-    }
-}
-
-fn list_dir(dir: &Path, sources: &mut Vec<Source>) -> Vec<PathBuf> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            let mut paths: Vec<PathBuf> =
-                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            paths.sort();
-            paths
-        }
-        Err(error) => {
-            sources.push(Source::Unreadable(dir.to_path_buf(), error.to_string()));
-            Vec::new()
         }
     }
 }
@@ -308,7 +246,7 @@ pub fn scan_paths(
     settings: &Settings,
     threads: usize,
 ) -> Vec<ScanReport> {
-    let sources = collect_sources(paths);
+    let sources = message_files::collect(paths);
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Vec<ScanReport>>>> =
         Mutex::new((0..sources.len()).map(|_| None).collect());
@@ -325,6 +263,10 @@ pub fn scan_paths(
                         Source::Unreadable(path, error) => {
                             vec![ScanReport::error(path.display().to_string(), error.clone())]
                         }
+                        Source::Empty(path) => vec![ScanReport::error(
+                            path.display().to_string(),
+                            "no message files found in this directory".to_string(),
+                        )],
                     };
                     results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(reports);
                 }
@@ -359,48 +301,5 @@ mod tests {
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0], b"Subject: one\n\nFrom here\nbody\n");
         assert_eq!(messages[1], b"Subject: two\n\nx\n");
-    }
-
-    #[test]
-    fn directories_and_maildirs_are_collected() {
-        let root = tempfile::tempdir().unwrap();
-        let maildir = root.path().join("Maildir");
-        for sub in ["new", "cur", "tmp", ".Junk/cur", ".Junk/new", ".Junk/tmp"] {
-            std::fs::create_dir_all(maildir.join(sub)).unwrap();
-        }
-        std::fs::write(maildir.join("new/1700000001.M2P2.mx.example.com:2,S"), b"a").unwrap();
-        std::fs::write(maildir.join(".Junk/cur/1700000002.M3P3.mx:2,S"), b"b").unwrap();
-        std::fs::write(maildir.join("tmp/half-written"), b"c").unwrap();
-        let plain = root.path().join("plain");
-        std::fs::create_dir_all(plain.join("sub")).unwrap();
-        std::fs::write(plain.join("sub/00001.abc"), b"d").unwrap();
-        std::fs::write(plain.join(".hidden"), b"e").unwrap();
-        let empty = root.path().join("empty");
-        std::fs::create_dir_all(&empty).unwrap();
-
-        let sources = collect_sources(&[maildir, plain, empty.clone()]);
-        let files: Vec<String> = sources
-            .iter()
-            .filter_map(|s| match s {
-                Source::File(p) => Some(p.file_name().unwrap().to_string_lossy().into_owned()),
-                Source::Unreadable(..) => None,
-            })
-            .collect();
-        assert_eq!(
-            files,
-            vec![
-                "1700000001.M2P2.mx.example.com:2,S",
-                "1700000002.M3P3.mx:2,S",
-                "00001.abc"
-            ]
-        );
-        let errors: Vec<&PathBuf> = sources
-            .iter()
-            .filter_map(|s| match s {
-                Source::Unreadable(p, _) => Some(p),
-                Source::File(_) => None,
-            })
-            .collect();
-        assert_eq!(errors, vec![&empty]);
     }
 }

@@ -194,6 +194,37 @@ fn mbox_corpus_is_split() {
     assert_eq!(value["replies"]["accept"], 2);
 }
 
+/// Files named as in SpamAssassin's own tarball have no extension; the npm
+/// package adds a `.json` copy beside each `.txt`. Both layouts are read
+/// as `wormsign scan` reads them.
+#[test]
+fn extensionless_corpus_is_read() {
+    let corpus = tempfile::tempdir().unwrap();
+    let message = std::fs::read(repo_root().join("tests/fixtures/e2e/c-clean-zip.eml")).unwrap();
+    std::fs::write(
+        corpus.path().join("00001.7848dde101aa985090474a91ec93fcf0"),
+        &message,
+    )
+    .unwrap();
+    std::fs::write(corpus.path().join("00002.abc.txt"), &message).unwrap();
+    std::fs::write(corpus.path().join("00002.abc.json"), "{\"text\": \"copy\"}").unwrap();
+
+    let null = NullMilter::start();
+    let output = bench(&null.address(), corpus.path(), &[]);
+    let value = report(&output);
+    assert!(output.status.success(), "{value}");
+    assert_eq!(value["messages"], 2, "{value}");
+    assert_eq!(value["replies"]["accept"], 2, "{value}");
+
+    let scan = Command::new(wormsign_bin())
+        .args(["scan"])
+        .arg(corpus.path())
+        .output()
+        .expect("run wormsign scan");
+    let lines = String::from_utf8_lossy(&scan.stdout).lines().count();
+    assert_eq!(lines, 2, "scan reads the same two files");
+}
+
 #[test]
 fn closed_socket_counts_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -90,8 +90,22 @@ impl Harness {
     }
 }
 
-/// A message with one base64 zip-less attachment holding `attachment`.
+/// A Sober.C attachment: a bare file that starts with `MZ`, named as the
+/// worm named it. Not a program.
+const SOBER_C_NAME: &str = "terror-list.com";
+const SOBER_C_DATA: &[u8] = b"MZ\x90\x00 stand-in for the Sober.C executable";
+
+/// Builds a message with one zip-less attachment named `test.com` holding `attachment`.
 fn message(subject: &str, attachment: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+    message_named(subject, "test.com", attachment)
+}
+
+/// Builds a message with one zip-less attachment `file_name` holding `attachment`.
+fn message_named(
+    subject: &str,
+    file_name: &str,
+    attachment: &[u8],
+) -> (Vec<(String, String)>, Vec<u8>) {
     let headers = vec![
         (
             "Received".to_string(),
@@ -106,7 +120,7 @@ fn message(subject: &str, attachment: &[u8]) -> (Vec<(String, String)>, Vec<u8>)
             "multipart/mixed; boundary=\"b1\"".to_string(),
         ),
     ];
-    let mut body = b"--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b1\r\nContent-Type: application/octet-stream; name=\"test.com\"\r\n\r\n".to_vec();
+    let mut body = format!("--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b1\r\nContent-Type: application/octet-stream; name=\"{file_name}\"\r\n\r\n").into_bytes();
     body.extend_from_slice(attachment);
     body.extend_from_slice(b"\r\n--b1--\r\n");
     (headers, body)
@@ -166,13 +180,13 @@ fn verdict_header(actions: &indymilter_test::EomActions) -> Option<String> {
 async fn infected_mail_gets_header_and_sighting() {
     let mut harness = Harness::start("").await;
     let mut conn = harness.connect().await;
-    let (headers, body) = message("eicar", EICAR);
+    let (headers, body) = message_named("sober", SOBER_C_NAME, SOBER_C_DATA);
 
     let (actions, status) = send(&mut conn, &headers, &body).await;
     assert_eq!(status, Status::Continue);
     let verdict = verdict_header(&actions).expect("X-Wormsign header added");
     assert!(
-        verdict.starts_with("infected; family=EICAR-Test-File;"),
+        verdict.starts_with("infected; family=Sober; variant=C;"),
         "{verdict}"
     );
     assert!(verdict.ends_with("origin=203.0.113.50"), "{verdict}");
@@ -186,6 +200,21 @@ async fn infected_mail_gets_header_and_sighting() {
     assert_eq!(sightings[0].queue_id.as_deref(), Some("QID1"));
     assert_eq!(sightings[0].client_ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(sightings[0].envelope_from.as_deref(), Some("a@example.net"));
+}
+
+#[tokio::test]
+async fn eicar_gets_verdict_but_no_sighting() {
+    let mut harness = Harness::start("action = \"reject\"").await;
+    let mut conn = harness.connect().await;
+    let (headers, body) = message("eicar", EICAR);
+
+    let (_, status) = send(&mut conn, &headers, &body).await;
+    assert!(matches!(status, Status::Reject { .. }), "{status:?}");
+    conn.close().await.unwrap();
+
+    harness.stop().await;
+    let sightings = harness.sightings();
+    assert!(sightings.is_empty(), "{sightings:?}");
 }
 
 #[tokio::test]
@@ -339,7 +368,7 @@ async fn authenticated_client_is_origin() {
     conn.connect("laptop.example.net", ([198, 51, 100, 9], 50000))
         .await
         .unwrap();
-    let (headers, body) = message("eicar", EICAR);
+    let (headers, body) = message_named("sober", SOBER_C_NAME, SOBER_C_DATA);
     let macros = [("i", "QID2"), ("{auth_authen}", "bob")];
     let (actions, _) = send_with_macros(&mut conn, &macros, &headers, &body).await;
     let verdict = verdict_header(&actions).unwrap();

@@ -14,7 +14,10 @@ use wormsign::milter::{self, Shared};
 use wormsign::scanner::RuleSet;
 use wormsign::store;
 
-const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+/// A stand-in for the Sober.C attachment `terror-list.com`: a few bytes
+/// starting with `MZ`, not a program. The EICAR test file would give the
+/// same verdict but no sighting.
+const SOBER_C: &[u8] = b"MZ\x90\x00 stand-in for the Sober.C executable";
 
 /// A milter served in-process on a Unix socket in a temporary directory.
 struct Harness {
@@ -75,9 +78,9 @@ impl Harness {
     }
 }
 
-/// Sends one message with an EICAR attachment below `received` headers
+/// Sends one message with a Sober.C attachment below `received` headers
 /// (newest first) and returns the X-Wormsign header value.
-async fn send_eicar(conn: &mut TestConnection, received: &[&str]) -> String {
+async fn send_worm(conn: &mut TestConnection, received: &[&str]) -> String {
     conn.macros(MacroStage::Mail, [("i", "QIDORIGIN")])
         .await
         .unwrap();
@@ -94,15 +97,16 @@ async fn send_eicar(conn: &mut TestConnection, received: &[&str]) -> String {
     for value in received {
         conn.header("Received", *value).await.unwrap();
     }
-    conn.header("Subject", "eicar").await.unwrap();
+    conn.header("Subject", "hello").await.unwrap();
     conn.header("Content-Type", "multipart/mixed; boundary=\"b1\"")
         .await
         .unwrap();
     conn.eoh().await.unwrap();
 
     let mut body =
-        b"--b1\r\nContent-Type: application/octet-stream; name=\"test.com\"\r\n\r\n".to_vec();
-    body.extend_from_slice(EICAR);
+        b"--b1\r\nContent-Type: application/octet-stream; name=\"terror-list.com\"\r\n\r\n"
+            .to_vec();
+    body.extend_from_slice(SOBER_C);
     body.extend_from_slice(b"\r\n--b1--\r\n");
     conn.body(body).await.unwrap();
 
@@ -136,7 +140,7 @@ async fn client_addr_ipv6_tag_stripped() {
         .await
         .unwrap();
     assert_eq!(status, Status::Noreply);
-    let verdict = send_eicar(&mut conn, &[]).await;
+    let verdict = send_worm(&mut conn, &[]).await;
     assert!(verdict.ends_with("origin=203.0.113.9"), "{verdict}");
     conn.close().await.unwrap();
 
@@ -158,7 +162,7 @@ async fn own_received_header_counted_once() {
         "from pc.example.net (dsl.example.net [203.0.113.50]) by mx1.example.org (Postfix) with ESMTP id 1A2B3C",
         "from forged.example (innocent.example [198.51.100.200]) by pc.example.net",
     ];
-    let verdict = send_eicar(&mut conn, &received).await;
+    let verdict = send_worm(&mut conn, &received).await;
     assert!(verdict.ends_with("origin=203.0.113.50"), "{verdict}");
     conn.close().await.unwrap();
 
@@ -181,7 +185,7 @@ async fn hostile_received_headers_keep_verdict() {
         .unwrap();
     let hostile = format!("from x (y [198.51.100.9]) {}by z", "< ".repeat(30_000));
     let received = vec![hostile.as_str(); 40];
-    let verdict = send_eicar(&mut conn, &received).await;
+    let verdict = send_worm(&mut conn, &received).await;
     assert!(verdict.ends_with("origin=203.0.113.66"), "{verdict}");
     conn.close().await.unwrap();
 

@@ -1,14 +1,15 @@
 //! Reads a benchmark corpus and splits each message into the pieces an MTA
 //! sends to a milter: header fields, then the body in CRLF form.
 //!
-//! A corpus is a single file, or a directory walked recursively for message
-//! files: names ending in `.eml`, `.txt` (the SpamAssassin public corpus as
-//! packaged on npm), `.msg` or `.mbox`, and every file of a Maildir's `cur`
-//! and `new` folders. Other files (an `expected.json`, a README) are passed
-//! over. A file that starts with an mbox `From ` line is split into its
-//! messages; any other file is one message.
+//! A corpus is a single file, or a directory read as `wormsign scan` reads
+//! it (see [`crate::message_files`]): Maildirs, and every regular file of
+//! any other directory, recursively, except hidden and `.json` files. A
+//! file that starts with an mbox `From ` line is split into its messages;
+//! any other file is one message.
 
 use std::path::{Path, PathBuf};
+
+use crate::message_files::{self, Source};
 
 /// One message, split for the milter protocol.
 #[derive(Debug, Clone)]
@@ -30,21 +31,31 @@ pub enum CorpusError {
         #[source]
         source: std::io::Error,
     },
+    /// A path or folder of the corpus that could not be listed.
+    #[error("cannot read corpus path {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
     #[error(
-        "corpus {path} contains no messages: give a folder of .eml or .txt files, or an mbox file"
+        "corpus {path} contains no messages: give a folder of message files (hidden and .json files are skipped), an mbox file or one message file"
     )]
     Empty { path: PathBuf },
 }
 
-/// Reads every message under `path`, in file-name order so that runs are
-/// repeatable.
+/// Reads every message under `path`, in a stable order (directory entries
+/// sorted by name) so that runs are repeatable.
 ///
 /// # Errors
 /// A path cannot be read, or the corpus contains no message.
 pub fn load(path: &Path) -> Result<Vec<CorpusMessage>, CorpusError> {
     let mut files = Vec::new();
-    collect_files(path, &mut files)?;
-    files.sort();
+    for source in message_files::collect(&[path.to_path_buf()]) {
+        match source {
+            Source::File(file) => files.push(file),
+            Source::Unreadable(path, reason) => {
+                return Err(CorpusError::Unreadable { path, reason });
+            }
+            Source::Empty(_) => {}
+        }
+    }
     let mut messages = Vec::new();
     for file in &files {
         let bytes = std::fs::read(file).map_err(|source| CorpusError::Read {
@@ -61,42 +72,6 @@ pub fn load(path: &Path) -> Result<Vec<CorpusMessage>, CorpusError> {
         });
     }
     Ok(messages)
-}
-
-fn collect_files(path: &Path, files: &mut Vec<PathBuf>) -> Result<(), CorpusError> {
-    let read_error = |source| CorpusError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(read_error)?;
-    if meta.is_file() {
-        files.push(path.to_path_buf());
-        return Ok(());
-    }
-    let in_maildir = path
-        .file_name()
-        .is_some_and(|name| name == "cur" || name == "new");
-    for entry in std::fs::read_dir(path).map_err(read_error)? {
-        let entry = entry.map_err(read_error)?;
-        let entry_path = entry.path();
-        // Hidden files (.DS_Store, editor swap files) are not messages.
-        if entry.file_name().as_encoded_bytes().starts_with(b".") {
-            continue;
-        }
-        let file_type = entry.file_type().map_err(read_error)?;
-        if file_type.is_dir() {
-            collect_files(&entry_path, files)?;
-        } else if in_maildir || is_message_name(&entry_path) {
-            files.push(entry_path);
-        }
-    }
-    Ok(())
-}
-
-fn is_message_name(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| ["eml", "txt", "msg", "mbox"].contains(&e.to_ascii_lowercase().as_str()))
 }
 
 /// Splits an mbox into its messages, without the `From ` separator lines and
@@ -227,24 +202,38 @@ mod tests {
     }
 
     #[test]
-    fn directory_keeps_message_files_only() {
+    fn directory_is_read_like_scan() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.eml"), "Subject: a\n\nx\n").unwrap();
         std::fs::write(dir.path().join("expected.json"), "[]").unwrap();
+        std::fs::write(dir.path().join(".a.eml.swp"), "swap").unwrap();
         std::fs::create_dir_all(dir.path().join("box/cur")).unwrap();
         std::fs::write(dir.path().join("box/cur/1:2,S"), "Subject: b\n\ny\n").unwrap();
+        // The SpamAssassin corpus: original tarball names have no extension,
+        // and the npm package puts a .json copy beside each .txt file.
         std::fs::create_dir(dir.path().join("sa")).unwrap();
         std::fs::write(
-            dir.path().join("sa/00001.abc.txt"),
-            "From x\nSubject: c\n\nz\n",
+            dir.path().join("sa/00001.7848dde101aa985090474a91ec93fcf0"),
+            "Subject: c\n\nz\n",
         )
         .unwrap();
+        std::fs::write(dir.path().join("sa/00002.abc.txt"), "Subject: d\n\nw\n").unwrap();
+        std::fs::write(dir.path().join("sa/00002.abc.json"), "{}").unwrap();
+
         let messages = load(dir.path()).unwrap();
-        assert_eq!(messages.len(), 3);
+        let subjects: Vec<&[u8]> = messages.iter().map(|m| m.headers[0].1.as_slice()).collect();
+        assert_eq!(subjects, vec![&b"a"[..], b"b", b"c", b"d"]);
+    }
+
+    #[test]
+    fn missing_or_empty_corpus_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
             load(&dir.path().join("box/new")),
-            Err(CorpusError::Read { .. })
+            Err(CorpusError::Unreadable { .. })
         ));
+        std::fs::write(dir.path().join("expected.json"), "[]").unwrap();
+        assert!(matches!(load(dir.path()), Err(CorpusError::Empty { .. })));
     }
 
     #[test]

@@ -308,6 +308,11 @@ fn record(
             );
             shared.sightings.send(sighting);
         }
+        None if hit.test_file => info!(
+            queue_id,
+            rule = %hit.rule,
+            "test file detected: a test signature creates no sighting"
+        ),
         None => warn!(
             queue_id,
             rule = %hit.rule,

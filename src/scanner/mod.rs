@@ -91,15 +91,20 @@ pub struct Match {
     pub confidence: Confidence,
     /// Path of the scan object that matched.
     pub object: String,
+    /// True for a test signature such as EICAR (rule meta `test_file =
+    /// true`): the match gives a verdict but never a sighting.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub test_file: bool,
 }
 
 /// Picks the match that decides a message's verdict, or `None` for a clean
-/// message. It is the match of maximum confidence, medium or high. Among
-/// equals, one that names a variant wins (so a sighting carries the variant
-/// when any rule knew it), then the first in scan order.
+/// message. A worm match, medium or high, beats a test-file match, so a
+/// message that also carries EICAR still records its worm. Then the match
+/// of maximum confidence wins, then one that names a variant (so a sighting
+/// carries the variant when any rule knew it), then the first in scan order.
 /// A low-confidence match never decides, so it never creates a sighting.
 pub fn deciding_match(matches: &[Match]) -> Option<&Match> {
-    let rank = |m: &Match| (m.confidence, m.variant.is_some());
+    let rank = |m: &Match| (!m.test_file, m.confidence, m.variant.is_some());
     let mut best: Option<&Match> = None;
     for candidate in matches.iter().filter(|m| m.confidence.is_actionable()) {
         if best.is_none_or(|b| rank(candidate) > rank(b)) {
@@ -135,6 +140,7 @@ mod tests {
             variant: variant.map(str::to_string),
             confidence,
             object: "message".to_string(),
+            test_file: false,
         }
     }
 
@@ -153,5 +159,18 @@ mod tests {
         assert_eq!(deciding_match(&matches).unwrap().rule, "first_high");
         assert_eq!(deciding_match(&matches[..3]).unwrap().rule, "generic");
         assert_eq!(deciding_match(&matches[..2]).unwrap().rule, "medium");
+    }
+
+    #[test]
+    fn deciding_match_prefers_worm_to_test_file() {
+        let eicar = Match {
+            test_file: true,
+            ..hit("eicar", Confidence::High, None)
+        };
+        let worm = hit("worm", Confidence::Medium, None);
+        let both = [eicar.clone(), worm];
+        assert_eq!(deciding_match(&both).unwrap().rule, "worm");
+        let alone = [eicar];
+        assert_eq!(deciding_match(&alone).unwrap().rule, "eicar");
     }
 }

@@ -65,6 +65,8 @@ struct RuleMeta {
     family: String,
     variant: Option<String>,
     confidence: Confidence,
+    /// Meta `test_file`, see [`Match::test_file`].
+    test_file: bool,
 }
 
 /// A compiled rule set, shared read-only by all workers.
@@ -201,6 +203,7 @@ impl RuleSet {
                     variant: meta.variant.clone(),
                     confidence: meta.confidence,
                     object: object.path.clone(),
+                    test_file: meta.test_file,
                 })
             })
             .collect())
@@ -332,7 +335,7 @@ fn compile(files: &[RuleFile], source: String) -> Result<RuleSet, RulesError> {
     })
 }
 
-/// Reads `family`, `variant` and `confidence` of every rule in `rules`.
+/// Reads `family`, `variant`, `confidence` and `test_file` of every rule in `rules`.
 /// A rule without a family or with an unknown confidence is an error: the
 /// verdict could not say what it found or whether to act on it.
 fn read_meta(
@@ -382,6 +385,23 @@ fn read_meta(
             ));
             continue;
         }
+        let test_file = rule.metadatas.iter().find(|m| m.identifier == "test_file");
+        let test_file = match test_file.map(|m| &m.value) {
+            None => false,
+            Some(MetadataValue::Boolean(value)) => *value,
+            // A quoted "true" would silently turn the rule into one that lists.
+            Some(_) => {
+                errors.push(file_error(
+                    file,
+                    rule_line(&file.text, rule.identifier),
+                    format!(
+                        "rule {} has a meta test_file that is not a boolean: write test_file = true without quotes",
+                        rule.identifier
+                    ),
+                ));
+                continue;
+            }
+        };
         let variant = text("variant").filter(|v| !v.is_empty());
         meta.insert(
             rule.identifier.to_string(),
@@ -389,6 +409,7 @@ fn read_meta(
                 family,
                 variant,
                 confidence,
+                test_file,
             },
         );
     }
@@ -509,6 +530,47 @@ rule test_exe_name {
         assert!(errors[0].file.ends_with("bad.yar"));
         assert_eq!(errors[0].line, 4);
         assert!(errors[0].message.contains("nonsense_identifier"));
+    }
+
+    #[test]
+    fn test_file_meta_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write_rules(
+            dir.path(),
+            "test.yar",
+            "rule probe { meta: family = \"Probe\" confidence = \"high\" test_file = true condition: true }",
+        );
+        let rules = RuleSet::from_dir(dir.path()).unwrap();
+        let hits = rules
+            .scan(&object("a.txt", b"x"), &MessageContext::default(), 5)
+            .unwrap();
+        assert_eq!(hits.len(), 1);
+        assert!(hits[0].test_file);
+
+        let plain = RuleSet::from_dir(write_name_rule().path()).unwrap();
+        let hits = plain
+            .scan(&object("a.exe", b"MZ"), &MessageContext::default(), 5)
+            .unwrap();
+        assert!(!hits[0].test_file);
+    }
+
+    #[test]
+    fn quoted_test_file_meta_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        write_rules(
+            dir.path(),
+            "test.yar",
+            "rule probe { meta: family = \"Probe\" confidence = \"high\" test_file = \"true\" condition: true }",
+        );
+        let err = RuleSet::from_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("probe"), "{err}");
+        assert!(err.contains("test_file = true without quotes"), "{err}");
+    }
+
+    fn write_name_rule() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        write_rules(dir.path(), "name.yar", NAME_RULE);
+        dir
     }
 
     #[test]

@@ -708,6 +708,9 @@ pub struct ExpectedVerdict {
     pub newest_hop_ip: String,
     /// IP of the forged older Received header, never the origin.
     pub forged_ip: String,
+    /// Whether the origin gets a sighting and a listing: false for clean
+    /// mail and for the EICAR test file, which gets a verdict only.
+    pub listed: bool,
 }
 
 /// Reads `expected.json` of the fixture directory `dir` (relative to the
