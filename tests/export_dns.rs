@@ -476,3 +476,38 @@ fn export_rejects_bad_zone_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("\"bl example.org\""), "{stderr}");
 }
+
+#[test]
+fn delist_unseen_address_needs_force() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let unseen = "192.0.2.99";
+
+    let refused = wormsign(&config)
+        .args(["delist", unseen, "--reason", "typo"])
+        .output()
+        .expect("run delist");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("192.0.2.99 has no sightings"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert!(refused.stdout.is_empty());
+
+    let forced = run_ok(wormsign(&config).args(["delist", unseen, "--reason", "typo", "--force"]));
+    assert!(forced.starts_with("delisted 192.0.2.99 at 20"), "{forced}");
+    assert!(forced.contains("Z; a new sighting"), "{forced}");
+}
+
+#[test]
+fn delist_prints_rfc3339_time() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let stdout = run_ok(wormsign(&config).args(["delist", LISTED, "--reason", "cleaned"]));
+    let time = stdout
+        .strip_prefix(&format!("delisted {LISTED} at "))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("unexpected output: {stdout}"));
+    let parsed = time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339);
+    assert!(parsed.is_ok(), "not RFC 3339: {time:?}");
+    assert!(time.ends_with('Z'), "not UTC: {time:?}");
+}
