@@ -173,8 +173,8 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         listen = %config.listen,
         database = %config.database.display(),
-        action = ?config.action,
-        trusted_networks = ?config.trusted_networks_text,
+        action = %config.action,
+        trusted_networks = %config.trusted_networks_for_log(),
         "wormsign milter started"
     );
     let unix_socket = match &config.listen {

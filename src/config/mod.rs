@@ -131,6 +131,24 @@ impl FromStr for Action {
     }
 }
 
+impl Action {
+    /// Returns the name as written in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Reject => "reject",
+            Action::Quarantine => "quarantine",
+            Action::Discard => "discard",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The milter's reply when analysis fails, panics or times out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
@@ -151,6 +169,22 @@ impl FromStr for OnError {
                 "invalid on_error {s:?}: use accept (fail-open) or tempfail"
             )),
         }
+    }
+}
+
+impl OnError {
+    /// Returns the name as written in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnError::Accept => "accept",
+            OnError::Tempfail => "tempfail",
+        }
+    }
+}
+
+impl std::fmt::Display for OnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
