@@ -117,7 +117,7 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
     let config = match config {
         Ok(config) => config,
         Err(error) => {
-            outln!("{error:#}")?;
+            eprintln!("{error:#}");
             return Ok(ExitCode::from(1));
         }
     };
@@ -128,7 +128,7 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
             rules.source
         )?,
         Err(error) => {
-            outln!("{source}: signatures: {error}")?;
+            eprintln!("{source}: signatures: {error}");
             return Ok(ExitCode::from(1));
         }
     }
