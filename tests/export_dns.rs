@@ -351,6 +351,14 @@ fn bind_zone_passes_named_checkzone() {
         assert!(!text.contains(&reversed(ip)), "{ip} in zone:\n{text}");
     }
     assert!(!text.contains("1.0.0.127 "), "{text}");
+    // The test entry's TXT is the config's template, as rbldnsd and
+    // `wormsign dnsbl` answer it.
+    assert!(
+        text.contains(
+            "2.0.0.127 IN TXT \"Worm mail from 127.0.0.2, see https://lookup.example/?ip=127.0.0.2\""
+        ),
+        "{text}"
+    );
 }
 
 #[test]
