@@ -160,6 +160,11 @@ pub struct DelistArgs {
     /// Reason for the delisting, e.g. who requested it; stored with it.
     #[arg(long, required = true)]
     pub reason: String,
+    /// Record the delisting even though the database has no sightings of
+    /// the address (without it, such an address is rejected as a likely
+    /// typo).
+    #[arg(long)]
+    pub force: bool,
     /// SQLite database (overrides `database`).
     #[arg(long)]
     pub database: Option<PathBuf>,

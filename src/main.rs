@@ -117,7 +117,7 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
     let config = match config {
         Ok(config) => config,
         Err(error) => {
-            outln!("{error:#}")?;
+            eprintln!("{error:#}");
             return Ok(ExitCode::from(1));
         }
     };
@@ -128,7 +128,7 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
             rules.source
         )?,
         Err(error) => {
-            outln!("{source}: signatures: {error}")?;
+            eprintln!("{source}: signatures: {error}");
             return Ok(ExitCode::from(1));
         }
     }
@@ -176,8 +176,8 @@ async fn serve(config: Config, rules: RuleSet) -> Result<()> {
         version = env!("CARGO_PKG_VERSION"),
         listen = %config.listen,
         database = %config.database.display(),
-        action = ?config.action,
-        trusted_networks = ?config.trusted_networks_text,
+        action = %config.action,
+        trusted_networks = %config.trusted_networks_for_log(),
         "wormsign milter started"
     );
     let shared = Arc::new(milter::Shared::new(config, rules, sightings));
@@ -485,12 +485,29 @@ fn export_policy(config: &Config, args: &ExportArgs) -> Result<wormsign::listing
 fn delist(config: Config, args: DelistArgs) -> Result<ExitCode> {
     let database = args.database.unwrap_or(config.database);
     let connection = store::open(&database)?;
+    let sightings = store::sightings_of(&connection, args.ip)?;
+    if sightings == 0 && !args.force {
+        eprintln!(
+            "wormsign: {} has no sightings in {}, so it is not listed and delisting it would \
+             change nothing: check the address, or pass --force to record the delisting anyway",
+            args.ip,
+            database.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let delisting = store::delist(&connection, args.ip, &args.reason, now)?;
-    info!(ip = %delisting.ip, reason = %args.reason, "delisted");
+    info!(ip = %delisting.ip, reason = %args.reason, sightings, "delisted");
+    if sightings == 0 {
+        eprintln!(
+            "wormsign: warning: {} has no sightings; the delisting is recorded because of --force",
+            delisting.ip
+        );
+    }
     outln!(
-        "delisted {} at {now}; a new sighting lists it again",
-        delisting.ip
+        "delisted {} at {}; a new sighting lists it again",
+        delisting.ip,
+        export::rfc3339(now)
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -351,6 +351,14 @@ fn bind_zone_passes_named_checkzone() {
         assert!(!text.contains(&reversed(ip)), "{ip} in zone:\n{text}");
     }
     assert!(!text.contains("1.0.0.127 "), "{text}");
+    // The test entry's TXT is the config's template, as rbldnsd and
+    // `wormsign dnsbl` answer it.
+    assert!(
+        text.contains(
+            "2.0.0.127 IN TXT \"Worm mail from 127.0.0.2, see https://lookup.example/?ip=127.0.0.2\""
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -509,4 +517,39 @@ fn export_rejects_bad_zone_name() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("\"bl example.org\""), "{stderr}");
+}
+
+#[test]
+fn delist_unseen_address_needs_force() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let unseen = "192.0.2.99";
+
+    let refused = wormsign(&config)
+        .args(["delist", unseen, "--reason", "typo"])
+        .output()
+        .expect("run delist");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("192.0.2.99 has no sightings"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert!(refused.stdout.is_empty());
+
+    let forced = run_ok(wormsign(&config).args(["delist", unseen, "--reason", "typo", "--force"]));
+    assert!(forced.starts_with("delisted 192.0.2.99 at 20"), "{forced}");
+    assert!(forced.contains("Z; a new sighting"), "{forced}");
+}
+
+#[test]
+fn delist_prints_rfc3339_time() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let stdout = run_ok(wormsign(&config).args(["delist", LISTED, "--reason", "cleaned"]));
+    let time = stdout
+        .strip_prefix(&format!("delisted {LISTED} at "))
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("unexpected output: {stdout}"));
+    let parsed = time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339);
+    assert!(parsed.is_ok(), "not RFC 3339: {time:?}");
+    assert!(time.ends_with('Z'), "not UTC: {time:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Action, Config, ListenAddr, OnError};
+use super::{Config, ListenAddr};
 
 impl Config {
     /// Renders every setting, defaults included, as a TOML file that
@@ -57,18 +57,8 @@ impl Config {
                 "# trust is inferred: private ranges and authenticated relays are trusted\n",
             );
         }
-        let action = match self.action {
-            Action::Accept => "accept",
-            Action::Reject => "reject",
-            Action::Quarantine => "quarantine",
-            Action::Discard => "discard",
-        };
-        let _ = writeln!(out, "action = \"{action}\"");
-        let on_error = match self.on_error {
-            OnError::Accept => "accept",
-            OnError::Tempfail => "tempfail",
-        };
-        let _ = writeln!(out, "on_error = \"{on_error}\"");
+        let _ = writeln!(out, "action = \"{}\"", self.action);
+        let _ = writeln!(out, "on_error = \"{}\"", self.on_error);
         let _ = writeln!(out, "max_message_bytes = {}", self.max_message_bytes);
         let _ = writeln!(out, "scan_timeout_secs = {}", self.scan_timeout.as_secs());
         let _ = writeln!(out, "max_sessions = {}", self.max_sessions);
@@ -100,6 +90,19 @@ impl Config {
         self.listing_to_toml(&mut out);
         self.export_to_toml(&mut out);
         out
+    }
+
+    /// Returns `trusted_networks` for logs in config syntax: the list as
+    /// written, e.g. `["192.0.2.0/24"]`, or `inferred` when the key is
+    /// absent.
+    pub fn trusted_networks_for_log(&self) -> String {
+        match &self.trusted_networks_text {
+            Some(entries) => {
+                let quoted: Vec<String> = entries.iter().map(|n| toml_string(n)).collect();
+                format!("[{}]", quoted.join(", "))
+            }
+            None => "inferred".to_string(),
+        }
     }
 
     fn listing_to_toml(&self, out: &mut String) {
@@ -204,6 +207,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::config::Action;
 
     #[test]
     fn to_toml_reads_back() {
@@ -242,6 +246,22 @@ mod tests {
         assert_eq!(again.listing.weights.bounce, 0.0);
         assert_eq!(again.export.outputs.len(), 1);
         assert!(again.export.ip4tset);
+    }
+
+    #[test]
+    fn trusted_networks_for_log_uses_config_syntax() {
+        let cases = [
+            ("", "inferred"),
+            ("trusted_networks = []", "[]"),
+            (
+                "trusted_networks = [\"192.0.2.0/24\", \"!192.0.2.9\"]",
+                "[\"192.0.2.0/24\", \"!192.0.2.9\"]",
+            ),
+        ];
+        for (text, expected) in cases {
+            let config = Config::parse(text, Path::new("a.toml")).unwrap();
+            assert_eq!(config.trusted_networks_for_log(), expected, "{text}");
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod describe;
+mod read;
 
 use crate::mime::Limits;
 use crate::origin::TrustSettings;
@@ -136,6 +137,24 @@ impl FromStr for Action {
     }
 }
 
+impl Action {
+    /// Returns the name as written in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Reject => "reject",
+            Action::Quarantine => "quarantine",
+            Action::Discard => "discard",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The milter's reply when analysis fails, panics or times out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnError {
@@ -156,6 +175,22 @@ impl FromStr for OnError {
                 "invalid on_error {s:?}: use accept (fail-open) or tempfail"
             )),
         }
+    }
+}
+
+impl OnError {
+    /// Returns the name as written in the config file.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnError::Accept => "accept",
+            OnError::Tempfail => "tempfail",
+        }
+    }
+}
+
+impl std::fmt::Display for OnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -228,9 +263,34 @@ pub enum ConfigError {
         path: PathBuf,
         /// Line of the key, 0 when the key is not in the file (a default).
         line: usize,
-        key: &'static str,
+        /// Dotted path of the key, e.g. `listing.min_sightings` or
+        /// `export.outputs[0].path`.
+        key: String,
         message: String,
     },
+}
+
+/// An invalid value: the dotted path of its key and a message that names
+/// the value and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    pub key: String,
+    pub message: String,
+}
+
+impl From<(&'static str, String)> for KeyError {
+    fn from((key, message): (&'static str, String)) -> Self {
+        KeyError {
+            key: key.to_string(),
+            message,
+        }
+    }
+}
+
+impl From<(String, String)> for KeyError {
+    fn from((key, message): (String, String)) -> Self {
+        KeyError { key, message }
+    }
 }
 
 impl Config {
@@ -249,27 +309,16 @@ impl Config {
 
     /// Parses and validates config text; `path` is used in messages only.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|err| {
-            let line = err
-                .span()
-                .map(|span| {
-                    1 + text.as_bytes()[..span.start.min(text.len())]
-                        .iter()
-                        .filter(|&&b| b == b'\n')
-                        .count()
-                })
-                .unwrap_or(1);
-            ConfigError::Syntax {
-                path: path.to_path_buf(),
-                line,
-                message: plain_type_names(err.message()),
-            }
-        })?;
-        Config::from_raw(raw).map_err(|(key, message)| ConfigError::Value {
+        let raw = read::read_raw(text).map_err(|error| ConfigError::Syntax {
             path: path.to_path_buf(),
-            line: key_line(text, key),
-            key,
-            message,
+            line: error.line,
+            message: error.message,
+        })?;
+        Config::from_raw(raw).map_err(|error| ConfigError::Value {
+            path: path.to_path_buf(),
+            line: key_line(text, &error.key),
+            key: error.key,
+            message: error.message,
         })
     }
 
@@ -282,7 +331,7 @@ impl Config {
         })
     }
 
-    fn from_raw(raw: RawConfig) -> Result<Config, (&'static str, String)> {
+    fn from_raw(raw: RawConfig) -> Result<Config, KeyError> {
         let listen = raw
             .listen
             .as_deref()
@@ -299,18 +348,18 @@ impl Config {
             .database
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATABASE));
         if database.as_os_str().is_empty() {
-            return Err((
+            return Err(KeyError::from((
                 "database",
                 "is empty: give the path of the SQLite file, e.g. /var/lib/wormsign/wormsign.db"
-                    .into(),
-            ));
+                    .to_string(),
+            )));
         }
         if raw.spool.as_ref().is_some_and(|p| p.as_os_str().is_empty()) {
-            return Err((
+            return Err(KeyError::from((
                 "spool",
                 "is empty: give a file path, or remove the key to use the database path plus .spool"
-                    .into(),
-            ));
+                    .to_string(),
+            )));
         }
         let trust = TrustSettings::parse(
             raw.trusted_networks.as_deref(),
@@ -321,7 +370,15 @@ impl Config {
         let listing = crate::listing::Policy::from_raw(
             raw.listing.unwrap_or_default(),
             raw.trusted_networks.as_deref().unwrap_or_default(),
-        )?;
+        )
+        .map_err(|(key, message)| KeyError {
+            key: match key {
+                "trusted_networks" => key.to_string(),
+                "code" => "listing.return_codes.code".to_string(),
+                key => format!("listing.{key}"),
+            },
+            message,
+        })?;
         let export = crate::export::ExportSettings::from_raw(raw.export.unwrap_or_default())?;
         let action = raw
             .action
@@ -337,18 +394,19 @@ impl Config {
             .map_err(|e| ("on_error", e))?;
         let max_message_bytes = raw.max_message_bytes.unwrap_or(10 * 1024 * 1024);
         if max_message_bytes == 0 {
-            return Err(("max_message_bytes", "must be at least 1".into()));
+            return Err(("max_message_bytes", "must be at least 1".to_string()).into());
         }
         let scan_timeout_secs = raw.scan_timeout_secs.unwrap_or(10);
         if !(1..=600).contains(&scan_timeout_secs) {
             return Err((
                 "scan_timeout_secs",
                 format!("{scan_timeout_secs} is out of range: use 1 to 600 seconds"),
-            ));
+            )
+                .into());
         }
         let max_sessions = raw.max_sessions.unwrap_or(500);
         if max_sessions == 0 {
-            return Err(("max_sessions", "must be at least 1".into()));
+            return Err(("max_sessions", "must be at least 1".to_string()).into());
         }
         // Analysis is CPU-bound: more at once than cores only adds memory.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -360,7 +418,7 @@ impl Config {
         // an MTA's own command timeouts are far shorter.
         let idle_timeout_secs = raw.idle_timeout_secs.unwrap_or(7210);
         if idle_timeout_secs == 0 {
-            return Err(("idle_timeout_secs", "must be at least 1".into()));
+            return Err(("idle_timeout_secs", "must be at least 1".to_string()).into());
         }
         Ok(Config {
             listen,
@@ -379,7 +437,12 @@ impl Config {
             max_sessions,
             max_concurrent_scans,
             idle_timeout: Duration::from_secs(idle_timeout_secs),
-            limits: limits_from_raw(raw.limits.unwrap_or_default())?,
+            limits: limits_from_raw(raw.limits.unwrap_or_default()).map_err(|(key, message)| {
+                KeyError {
+                    key: format!("limits.{key}"),
+                    message,
+                }
+            })?,
             dnsbl: crate::dnsbl::Settings::new(
                 raw.dnsbl.unwrap_or_default(),
                 &export.options(&listing),
@@ -449,50 +512,61 @@ fn parse_socket_mode(text: &str) -> Result<u32, String> {
 }
 
 /// Line (1-based) where `key` is set in `text`, or 0 when it is not. A
-/// key written as `section.name` is looked up inside `[section]`.
+/// dotted key such as `listing.min_sightings` is looked up inside its
+/// table, and `export.outputs[1].path` inside the second
+/// `[[export.outputs]]`. A key not found there is looked up anywhere.
 fn key_line(text: &str, key: &str) -> usize {
-    if let Some((section, name)) = key.split_once('.') {
-        return section_key_line(text, section, name);
-    }
-    text.lines()
-        .position(|line| {
-            line.trim_start()
-                .strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map_or(0, |index| index + 1)
+    let (table, name) = key.rsplit_once('.').unwrap_or(("", key));
+    let (section, index) = match table.split_once('[') {
+        Some((section, rest)) => (section, rest.trim_end_matches(']').parse().unwrap_or(0)),
+        None => (table, 0),
+    };
+    let found = if section.is_empty() {
+        top_level_key_line(text, name)
+    } else {
+        section_key_line(text, section, index, name)
+    };
+    found
+        .or_else(|| find_key(text.lines().enumerate(), name))
+        .unwrap_or(0)
 }
 
-/// Line (1-based) where `name` is set inside the `[section]` table of
-/// `text`, or 0 when it is not.
-fn section_key_line(text: &str, section: &str, name: &str) -> usize {
-    let header = format!("[{section}]");
-    let Some(start) = text.lines().position(|line| line.trim() == header) else {
-        return 0;
-    };
-    text.lines()
-        .enumerate()
-        .skip(start + 1)
-        .take_while(|(_, line)| !line.trim_start().starts_with('['))
+/// Returns the 1-based line of the first `name = ...` among `lines`.
+fn find_key<'a>(mut lines: impl Iterator<Item = (usize, &'a str)>, name: &str) -> Option<usize> {
+    lines
         .find(|(_, line)| {
             line.trim_start()
                 .strip_prefix(name)
                 .is_some_and(|rest| rest.trim_start().starts_with('='))
         })
-        .map_or(0, |(index, _)| index + 1)
+        .map(|(index, _)| index + 1)
 }
 
-/// Replaces Rust type names in serde's messages with words an admin uses.
-fn plain_type_names(message: &str) -> String {
-    message
-        .replace("expected u64", "expected a whole number")
-        .replace("expected usize", "expected a whole number")
-        .replace(
-            "expected a sequence",
-            "expected a list such as [\"192.0.2.0/24\"]",
-        )
-        .replace("expected struct RawLimits", "expected a [limits] table")
-        .replace("expected struct RawSettings", "expected a [dnsbl] table")
+fn top_level_key_line(text: &str, name: &str) -> Option<usize> {
+    let lines = text
+        .lines()
+        .enumerate()
+        .take_while(|(_, line)| !line.trim_start().starts_with('['));
+    find_key(lines, name)
+}
+
+/// Line (1-based) where `name` is set inside the `[section]` table of
+/// `text`, or inside its `index`-th (0-based) `[[section]]` table.
+fn section_key_line(text: &str, section: &str, index: usize, name: &str) -> Option<usize> {
+    let table = format!("[{section}]");
+    let array = format!("[[{section}]]");
+    let start = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| line.trim() == table || line.trim() == array)
+        .nth(index)?
+        .0;
+    let lines = text
+        .lines()
+        .enumerate()
+        .skip(start + 1)
+        .take_while(|(_, line)| !line.trim_start().starts_with('['));
+    find_key(lines, name)
 }
 
 #[cfg(test)]
@@ -610,6 +684,92 @@ mod tests {
             .to_string();
         assert!(err.contains("expected a whole number"), "{err}");
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn output_errors_name_output_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("bl.txt");
+        let missing = dir.path().join("nodir");
+        let cases = [
+            (
+                format!(
+                    "[[export.outputs]]\nformat = \"plain\"\npath = \"{}\"\n\n\
+                     [[export.outputs]]\nformat = \"bind\"\npath = \"{}\"\n",
+                    good.display(),
+                    good.display()
+                ),
+                "line 6: export.outputs[1].format: \"bind\" needs a zone name and at least one name server",
+            ),
+            (
+                format!(
+                    "[export]\nzone = \"bl.example.org\"\n\
+                     [[export.outputs]]\nformat = \"bind\"\npath = \"{}\"\n",
+                    good.display()
+                ),
+                "line 4: export.outputs[0].format: \"bind\" needs",
+            ),
+            (
+                format!(
+                    "[[export.outputs]]\nformat = \"plain\"\npath = \"{}/x.txt\"\n",
+                    missing.display()
+                ),
+                "line 3: export.outputs[0].path: the directory",
+            ),
+            (
+                format!(
+                    "[[export.outputs]]\nformat = \"rbldnsd\"\npath = \"{}\"\npath6 = \"{}/v6\"\n",
+                    good.display(),
+                    missing.display()
+                ),
+                "line 4: export.outputs[0].path6: the directory",
+            ),
+            (
+                format!(
+                    "[[export.outputs]]\nformat = \"csv\"\npath = \"{}\"\n",
+                    dir.path().display()
+                ),
+                "line 3: export.outputs[0].path: ",
+            ),
+        ];
+        for (text, expected) in &cases {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}\n{error}");
+        }
+        let error = parse(&cases[2].0).unwrap_err().to_string();
+        let directory = format!("the directory {} of", missing.display());
+        assert!(error.contains(&directory), "{error}");
+        assert!(error.contains("create it"), "{error}");
+        let error = parse(&cases[4].0).unwrap_err().to_string();
+        assert!(error.contains("is a directory"), "{error}");
+
+        let valid = format!(
+            "[export]\nzone = \"bl.example.org\"\nnameservers = [\"ns1.example.org\"]\n\
+             [[export.outputs]]\nformat = \"bind\"\npath = \"{}\"\n\
+             [[export.outputs]]\nformat = \"plain\"\npath = \"relative.txt\"\n",
+            good.display()
+        );
+        assert_eq!(parse(&valid).unwrap().export.outputs.len(), 2);
+    }
+
+    #[test]
+    fn value_errors_use_dotted_keys() {
+        let cases = [
+            (
+                "[listing]\nmin_sightings = 0",
+                "line 2: listing.min_sightings:",
+            ),
+            ("[limits]\n\nmax_parts = 0", "line 3: limits.max_parts:"),
+            ("[export]\nttl = 0", "line 2: export.ttl:"),
+            (
+                "[listing]\n[[listing.return_codes]]\ncode = \"10.0.0.1\"",
+                "line 3: listing.return_codes.code:",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}\n{error}");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     ));
     let temp_path = directory.join(temp_name);
 
-    let result = write_and_rename(&temp_path, path, bytes);
+    let result = write_and_rename(&temp_path, &directory, path, bytes);
     if result.is_err() {
         // The original error matters more than a failed cleanup.
         let _ = fs::remove_file(&temp_path);
@@ -51,15 +51,37 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_directory(&directory).map_err(|error| with_path(error, "sync directory", &directory))
 }
 
-fn write_and_rename(temp_path: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes the temporary file and renames it over `path`. Error messages
+/// name `directory` and `path` but not the temporary file, whose name
+/// changes with every call, so a failure that repeats has the same message
+/// each time (the periodic export logs only a changed one).
+fn write_and_rename(
+    temp_path: &Path,
+    directory: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(temp_path)
-        .map_err(|error| with_path(error, "create", temp_path))?;
+        .map_err(|error| {
+            if error.kind() == io::ErrorKind::NotFound {
+                io::Error::new(
+                    error.kind(),
+                    format!(
+                        "the directory {} of {} does not exist: create it",
+                        directory.display(),
+                        path.display()
+                    ),
+                )
+            } else {
+                with_path(error, "create a temporary file in", directory)
+            }
+        })?;
     file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .map_err(|error| with_path(error, "write", temp_path))?;
+        .map_err(|error| with_path(error, "write the temporary file for", path))?;
     drop(file);
     fs::rename(temp_path, path).map_err(|error| with_path(error, "rename into", path))
 }
@@ -105,7 +127,13 @@ mod tests {
         let path = directory.path().join("missing").join("list.txt");
         let error = write_atomic(&path, b"x").unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
-        assert!(error.to_string().contains("missing"), "{error}");
+        let message = error.to_string();
+        let expected = format!(
+            "the directory {} of {} does not exist: create it",
+            directory.path().join("missing").display(),
+            path.display()
+        );
+        assert_eq!(message, expected);
         assert!(directory_entries(directory.path()).is_empty());
     }
 

@@ -6,7 +6,7 @@
 //! @ IN SOA ns1.example.org. hostmaster.bl.example.org. ( 1714608000 3600 600 604800 300 )
 //! @ IN NS ns1.example.org.
 //! 2.0.0.127 IN A 127.0.0.2
-//! 2.0.0.127 IN TXT "RFC 5782 test entry"
+//! 2.0.0.127 IN TXT "Listed by wormsign: worm mail seen from 127.0.0.2"
 //! 1.2.0.192 IN A 127.0.0.2
 //! 1.2.0.192 IN TXT "Listed by wormsign: worm mail seen from 192.0.2.1 (...)"
 //! *.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2 IN A 127.0.0.2
@@ -17,7 +17,10 @@
 //! of a wildcard names the /64, because a zone file cannot insert the
 //! queried address the way rbldnsd's `$` does. The RFC 5782 test entries are
 //! 127.0.0.2 and `::ffff:7f00:2`; 127.0.0.1 and `::ffff:7f00:1` stay
-//! unlisted.
+//! unlisted. Both test entries carry the default return code and TXT
+//! template with `$` replaced by `127.0.0.2`, the text that rbldnsd and
+//! `wormsign dnsbl` return (rbldnsd writes an IPv4-mapped address in
+//! dotted form).
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -57,18 +60,19 @@ pub(super) fn render(
     }
     out.push_str("; RFC 5782 test entries; 127.0.0.1 and ::ffff:7f00:1 stay unlisted.\n");
     let test_v4 = Ipv4Addr::new(127, 0, 0, 2);
+    let test_txt = expand_template(&options.txt_template, &test_v4.to_string());
     push_records(
         &mut out,
         &reversed_v4(test_v4),
         options.return_code,
-        "RFC 5782 test entry",
+        &test_txt,
     );
     let test_v6 = test_v4.to_ipv6_mapped();
     push_records(
         &mut out,
         &nibbles(test_v6, 32),
         options.return_code,
-        "RFC 5782 test entry",
+        &test_txt,
     );
 
     for entry in listed {
@@ -159,6 +163,18 @@ mod tests {
         assert!(lines.contains(&"$ORIGIN bl.example.org."), "{out}");
         assert!(lines.contains(&"@ IN NS ns1.example.org."), "{out}");
         assert!(lines.contains(&"2.0.0.127 IN A 127.0.0.2"), "{out}");
+        assert!(
+            lines.contains(
+                &"2.0.0.127 IN TXT \"Listed by wormsign: worm mail seen from 127.0.0.2\""
+            ),
+            "{out}"
+        );
+        assert!(
+            lines.contains(
+                &"2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 IN TXT \"Listed by wormsign: worm mail seen from 127.0.0.2\""
+            ),
+            "{out}"
+        );
         assert!(
             lines.contains(
                 &"2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0 IN A 127.0.0.2"

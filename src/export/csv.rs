@@ -1,14 +1,16 @@
 //! CSV per RFC 4180: a header line
-//! `ip,first_seen,last_seen,count,families,return_code`, then one record per
-//! listing; `ip` is an IPv4 address or an IPv6 /64 network. Records end in CRLF as the RFC specifies.
-//! Times are RFC 3339 UTC; families are separated by a space. A field that
+//! `ip,first_seen,last_seen,count,families,variants,return_code`, then one
+//! record per listing; `ip` is an IPv4 address or an IPv6 /64 network.
+//! Records end in CRLF as the RFC specifies. Times are RFC 3339 UTC;
+//! families and variants are each separated by a space, and `variants` is
+//! empty when the rules name none. A field that
 //! contains a comma, double quote, CR or LF is enclosed in double quotes,
 //! with each double quote inside doubled.
 
 use super::{network_text, rfc3339};
 use crate::listing::Listed;
 
-const HEADER: &str = "ip,first_seen,last_seen,count,families,return_code";
+const HEADER: &str = "ip,first_seen,last_seen,count,families,variants,return_code";
 
 pub(super) fn render(entries: &[Listed]) -> String {
     let mut out = String::new();
@@ -22,6 +24,7 @@ pub(super) fn render(entries: &[Listed]) -> String {
             rfc3339(listing.last_seen),
             listing.count.to_string(),
             listing.families.join(" "),
+            listing.variants.join(" "),
             entry.return_code.to_string(),
         ];
         for (index, field) in fields.iter().enumerate() {
@@ -52,17 +55,13 @@ mod tests {
 
     #[test]
     fn csv_matches_expected_text() {
-        let out = render(
-            Format::Csv,
-            &sample_listings(),
-            &ExportOptions::default(),
-            0,
-        )
-        .unwrap();
-        let expected = "ip,first_seen,last_seen,count,families,return_code\r\n\
-            192.0.2.1,2024-05-01T12:00:00Z,2024-05-01T13:00:00Z,3,Sober,127.0.0.2\r\n\
-            2001:db8::/64,2024-05-01T21:46:40Z,2024-05-01T21:46:40Z,1,Sober,127.0.0.2\r\n\
-            203.0.113.9,2024-04-30T18:00:00Z,2024-05-02T11:40:00Z,2,\"Sober Sober,\"\"X\"\"\",127.0.0.2\r\n";
+        let mut listed = sample_listings();
+        listed[0].listing.variants = vec!["P".to_string(), "Y".to_string()];
+        let out = render(Format::Csv, &listed, &ExportOptions::default(), 0).unwrap();
+        let expected = "ip,first_seen,last_seen,count,families,variants,return_code\r\n\
+            192.0.2.1,2024-05-01T12:00:00Z,2024-05-01T13:00:00Z,3,Sober,P Y,127.0.0.2\r\n\
+            2001:db8::/64,2024-05-01T21:46:40Z,2024-05-01T21:46:40Z,1,Sober,,127.0.0.2\r\n\
+            203.0.113.9,2024-04-30T18:00:00Z,2024-05-02T11:40:00Z,2,\"Sober Sober,\"\"X\"\"\",,127.0.0.2\r\n";
         assert_eq!(out, expected);
     }
 
@@ -71,7 +70,7 @@ mod tests {
         let out = render(Format::Csv, &[], &ExportOptions::default(), 0).unwrap();
         assert_eq!(
             out,
-            "ip,first_seen,last_seen,count,families,return_code\r\n"
+            "ip,first_seen,last_seen,count,families,variants,return_code\r\n"
         );
     }
 }

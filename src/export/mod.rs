@@ -151,7 +151,7 @@ pub fn render(
 
 /// Formats Unix seconds as RFC 3339 UTC, e.g. `2024-05-01T12:00:00Z`.
 /// Times outside years 0000 to 9999 fall back to the plain number.
-fn rfc3339(unix_seconds: i64) -> String {
+pub fn rfc3339(unix_seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix_seconds)
         .ok()
         .and_then(|time| time.format(&Rfc3339).ok())

@@ -2,12 +2,19 @@
 //! it writes each `[[export.outputs]]` file again, atomically, so a running
 //! rbldnsd (which reloads changed files on its own check interval) or BIND
 //! (after `rndc reload`) serves fresh listings.
+//!
+//! A failure that repeats every round (a full disk, a removed directory) is
+//! logged at error level once, and again only when the error text changes;
+//! the repeats go to debug level, and the round that succeeds again logs how
+//! many rounds failed.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use super::{ExportOptions, Output, export_to_file};
 use crate::config::Config;
@@ -27,6 +34,7 @@ pub fn spawn_periodic_export(config: &Config) -> Option<JoinHandle<()>> {
         outputs: config.export.outputs.clone(),
         options: config.export.options(&config.listing),
         policy: config.listing.clone(),
+        failures: Mutex::new(HashMap::new()),
     };
     info!(
         interval_secs = interval.as_secs(),
@@ -41,6 +49,48 @@ struct Job {
     outputs: Vec<Output>,
     options: ExportOptions,
     policy: Policy,
+    /// The current failure of each target, keyed by [`Target`].
+    failures: Mutex<HashMap<Target, Failure>>,
+}
+
+/// What a round failed to do: open the database, or write one output
+/// (by its index in [`Job::outputs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Target {
+    Database,
+    Output(usize),
+}
+
+/// A failure that repeats: its message and how many rounds in a row it
+/// happened.
+struct Failure {
+    message: String,
+    rounds: u64,
+}
+
+impl Job {
+    /// Records a failure of `target` and returns whether to log it at error
+    /// level: true for the first round and when the message changed.
+    fn record_failure(&self, target: Target, message: String) -> bool {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match failures.get_mut(&target) {
+            Some(failure) if failure.message == message => {
+                failure.rounds += 1;
+                false
+            }
+            _ => {
+                failures.insert(target, Failure { message, rounds: 1 });
+                true
+            }
+        }
+    }
+
+    /// Forgets the failure of `target` and returns how many rounds it
+    /// lasted, 0 when it had none.
+    fn record_success(&self, target: Target) -> u64 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.remove(&target).map_or(0, |failure| failure.rounds)
+    }
 }
 
 async fn run(job: Job, interval: Duration) {
@@ -59,35 +109,60 @@ async fn run(job: Job, interval: Duration) {
 /// Writes every output once, logging each result; one failed output does
 /// not stop the others.
 fn export_all(job: &Job) {
+    let database = job.database.display();
     let connection = match store::open_read_only(&job.database) {
         Ok(connection) => connection,
         Err(error) => {
-            let error = crate::store::ErrorChain(&error);
-            let database = job.database.display();
-            error!(
-                %error,
-                %database,
-                "periodic export failed to open the database; the next round retries"
-            );
+            let error = crate::store::ErrorChain(&error).to_string();
+            if job.record_failure(Target::Database, error.clone()) {
+                error!(
+                    %error,
+                    %database,
+                    "periodic export failed to open the database; the next rounds retry \
+                     and log only a different error"
+                );
+            } else {
+                debug!(%error, %database, "periodic export failed to open the database again");
+            }
             return;
         }
     };
+    let failed_rounds = job.record_success(Target::Database);
+    if failed_rounds > 0 {
+        info!(%database, failed_rounds, "periodic export opened the database again");
+    }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    for output in &job.outputs {
+    for (index, output) in job.outputs.iter().enumerate() {
+        let format = output.format;
+        let path = output.path.display();
         match export_to_file(&connection, output, &job.policy, &job.options, now) {
-            Ok(summary) => info!(
-                format = %output.format,
-                path = %output.path.display(),
-                entries = summary.entries,
-                ipv6_entries = summary.ipv6_entries,
-                "exported"
-            ),
-            Err(error) => error!(
-                format = %output.format,
-                path = %output.path.display(),
-                error = %crate::store::ErrorChain(&error),
-                "periodic export failed; the previous file stays in place"
-            ),
+            Ok(summary) => {
+                let failed_rounds = job.record_success(Target::Output(index));
+                if failed_rounds > 0 {
+                    info!(%format, %path, failed_rounds, "periodic export works again");
+                }
+                info!(
+                    %format,
+                    %path,
+                    entries = summary.entries,
+                    ipv6_entries = summary.ipv6_entries,
+                    "exported"
+                );
+            }
+            Err(error) => {
+                let error = crate::store::ErrorChain(&error).to_string();
+                if job.record_failure(Target::Output(index), error.clone()) {
+                    error!(
+                        %format,
+                        %path,
+                        %error,
+                        "periodic export failed; the previous file stays in place, and the \
+                         next rounds retry and log only a different error"
+                    );
+                } else {
+                    debug!(%format, %path, %error, "periodic export failed again");
+                }
+            }
         }
     }
 }

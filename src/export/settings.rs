@@ -10,6 +10,7 @@ use rusqlite::Connection;
 use serde::Deserialize;
 
 use super::{Format, RenderError, render, render_ndjson, render_rbldnsd_ip6, write_atomic};
+use crate::config::KeyError;
 use crate::listing::{self, Policy};
 use crate::store::{self, StoreError};
 
@@ -140,14 +141,20 @@ pub struct ExportSettings {
 }
 
 impl ExportSettings {
-    /// Validates the `[export]` section.
+    /// Validates the `[export]` section, including that each output can
+    /// be written: its format has the settings it needs, and the
+    /// directory of its file exists.
     ///
     /// # Errors
     ///
-    /// The config key and a message naming the bad value and the fix.
-    pub fn from_raw(raw: RawExport) -> Result<Self, (&'static str, String)> {
-        let check_name = |key: &'static str, name: &str| {
-            check_domain_name(name).map_err(|message| (key, message))
+    /// The dotted config key (e.g. `export.outputs[0].path`) and a message
+    /// naming the bad value and the fix.
+    pub fn from_raw(raw: RawExport) -> Result<Self, KeyError> {
+        let check_name = |key: &str, name: &str| {
+            check_domain_name(name).map_err(|message| KeyError {
+                key: format!("export.{key}"),
+                message,
+            })
         };
         if let Some(zone) = &raw.zone {
             check_name("zone", zone)?;
@@ -160,38 +167,33 @@ impl ExportSettings {
             check_name("hostmaster", hostmaster)?;
         }
         if raw.ttl == Some(0) {
-            return Err(("ttl", "must be at least 1 second".into()));
+            return Err(("export.ttl", "must be at least 1 second".to_string()).into());
         }
         let ip4tset = match raw.rbldnsd_ipv4_type.as_deref() {
             None | Some("ip4set") => false,
             Some("ip4tset") => true,
             Some(other) => {
                 return Err((
-                    "rbldnsd_ipv4_type",
+                    "export.rbldnsd_ipv4_type",
                     format!("invalid rbldnsd data set type {other:?}: use ip4set or ip4tset"),
-                ));
+                )
+                    .into());
             }
         };
         let interval = match raw.interval_secs {
             None | Some(0) => None,
             Some(secs) => Some(Duration::from_secs(secs)),
         };
+        let zone_complete = raw.zone.is_some() && !nameservers.is_empty();
         let outputs = raw
             .outputs
             .unwrap_or_default()
             .into_iter()
-            .map(|raw| {
-                let format: Format = raw
-                    .format
-                    .parse()
-                    .map_err(|e: super::ParseFormatError| ("format", e.to_string()))?;
-                if raw.path6.is_some() && format != Format::Rbldnsd {
-                    return Err(("path6", "applies to format = \"rbldnsd\" only".to_string()));
-                }
-                Ok(Output {
-                    format,
-                    path: raw.path,
-                    path6: raw.path6,
+            .enumerate()
+            .map(|(index, raw)| {
+                output_from_raw(raw, zone_complete).map_err(|(key, message)| KeyError {
+                    key: format!("export.outputs[{index}].{key}"),
+                    message,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -218,6 +220,75 @@ impl ExportSettings {
             ..defaults
         }
     }
+}
+
+/// Validates one `[[export.outputs]]` entry. `zone_complete` is true when
+/// `[export]` sets the zone and name servers that the BIND format needs.
+fn output_from_raw(raw: RawOutput, zone_complete: bool) -> Result<Output, (&'static str, String)> {
+    let format: Format = raw
+        .format
+        .parse()
+        .map_err(|e: super::ParseFormatError| ("format", e.to_string()))?;
+    if raw.path6.is_some() && format != Format::Rbldnsd {
+        return Err(("path6", "applies to format = \"rbldnsd\" only".to_string()));
+    }
+    if format == Format::Bind && !zone_complete {
+        return Err((
+            "format",
+            "\"bind\" needs a zone name and at least one name server: set zone and \
+             nameservers in [export], e.g. zone = \"bl.example.org\" and \
+             nameservers = [\"ns1.example.org\"]"
+                .to_string(),
+        ));
+    }
+    let output = Output {
+        format,
+        path: raw.path,
+        path6: raw.path6,
+    };
+    check_output_path(&output.path).map_err(|message| ("path", message))?;
+    if format == Format::Rbldnsd {
+        let key = if output.path6.is_some() {
+            "path6"
+        } else {
+            "path"
+        };
+        check_output_path(&output.ipv6_path()).map_err(|message| (key, message))?;
+    }
+    Ok(output)
+}
+
+/// Checks that an export can be written to `path`: the path is not empty
+/// and not a directory, and its directory exists, because the atomic write
+/// creates its temporary file there and creates no directories.
+fn check_output_path(path: &Path) -> Result<(), String> {
+    if path.as_os_str().is_empty() {
+        return Err("is empty: give the path of the file to write".to_string());
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{} is a directory: give the path of a file inside it",
+            path.display()
+        ));
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if directory.exists() && !directory.is_dir() {
+        return Err(format!(
+            "{} is not a directory: change the path",
+            directory.display()
+        ));
+    }
+    if !directory.is_dir() {
+        return Err(format!(
+            "the directory {} of {} does not exist: create it, or change the path",
+            directory.display(),
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Checks that `name` is a domain name the DNS formats can carry: labels

@@ -140,7 +140,11 @@ async fn connect(cx: &mut Context<Session>, hostname: CString, socket: SocketInf
         noreply: cx.data.as_ref().map_or(ProtoOpts::empty(), |s| s.noreply),
         ..Session::default()
     };
-    debug!(client_ip = ?session.client_ip, client_name = ?session.client_name, "milter connect");
+    debug!(
+        client_ip = session.client_ip.map(tracing::field::display),
+        client_name = session.client_name.as_deref(),
+        "milter connect"
+    );
     cx.data = Some(session);
     stage_status(cx, ProtoOpts::NOREPLY_CONNECT)
 }
@@ -316,7 +320,7 @@ fn record(
         None => warn!(
             queue_id,
             rule = %hit.rule,
-            client_ip = ?envelope.client_ip,
+            client_ip = envelope.client_ip.map(tracing::field::display),
             "worm detected but every relay is trusted: no origin, no sighting"
         ),
     }

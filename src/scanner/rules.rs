@@ -307,9 +307,10 @@ fn file_error(file: &RuleFile, line: usize, message: String) -> RuleFileError {
 fn compile(files: &[RuleFile], source: String) -> Result<RuleSet, RulesError> {
     let mut errors = Vec::new();
     let mut meta = HashMap::new();
+    let mut defined_at = HashMap::new();
     for file in files {
         match compile_one(file) {
-            Ok(rules) => errors.extend(read_meta(file, &rules, &mut meta)),
+            Ok(rules) => errors.extend(read_meta(file, &rules, &mut meta, &mut defined_at)),
             Err(file_errors) => errors.extend(file_errors),
         }
     }
@@ -338,10 +339,13 @@ fn compile(files: &[RuleFile], source: String) -> Result<RuleSet, RulesError> {
 /// Reads `family`, `variant`, `confidence` and `test_file` of every rule in `rules`.
 /// A rule without a family or with an unknown confidence is an error: the
 /// verdict could not say what it found or whether to act on it.
+/// `defined_at` maps each rule read so far to its file and line, so that a
+/// rule name used again in a later file is reported with both places.
 fn read_meta(
     file: &RuleFile,
     rules: &Rules,
     meta: &mut HashMap<String, RuleMeta>,
+    defined_at: &mut HashMap<String, (PathBuf, usize)>,
 ) -> Vec<RuleFileError> {
     let mut errors = Vec::new();
     for rule in rules.get_rules() {
@@ -374,13 +378,16 @@ fn read_meta(
             ));
             continue;
         };
-        if meta.contains_key(rule.identifier) {
+        let line = rule_line(&file.text, rule.identifier);
+        if let Some((first_file, first_line)) = defined_at.get(rule.identifier) {
             errors.push(file_error(
                 file,
-                rule_line(&file.text, rule.identifier),
+                line,
                 format!(
-                    "rule {} is defined in another file too: rule names must be unique",
-                    rule.identifier
+                    "rule {} is already defined at {}:{first_line}: rule names must be unique \
+                     across files, so rename one of them",
+                    rule.identifier,
+                    first_file.display()
                 ),
             ));
             continue;
@@ -402,6 +409,7 @@ fn read_meta(
                 continue;
             }
         };
+        defined_at.insert(rule.identifier.to_string(), (file.name.clone(), line));
         let variant = text("variant").filter(|v| !v.is_empty());
         meta.insert(
             rule.identifier.to_string(),
@@ -514,6 +522,20 @@ rule test_exe_name {
 
         let misses = rules.scan(&object("a.txt", b"MZ"), &context, 5).unwrap();
         assert!(misses.is_empty());
+    }
+
+    #[test]
+    fn duplicate_rule_names_both_places() {
+        let dir = tempfile::tempdir().unwrap();
+        write_rules(dir.path(), "a.yar", NAME_RULE);
+        write_rules(dir.path(), "b.yar", &format!("// copy\n\n{NAME_RULE}"));
+        let errors = check_dir(Some(dir.path())).unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].file.ends_with("b.yar"), "{errors:?}");
+        assert_eq!(errors[0].line, 4);
+        let message = &errors[0].message;
+        assert!(message.contains("rule test_exe_name"), "{message}");
+        assert!(message.contains("a.yar:2"), "{message}");
     }
 
     #[test]

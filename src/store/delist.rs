@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use rusqlite::{Connection, params};
 
-use super::query::listing_key;
+use super::query::{listing_key, register_listing_key};
 use super::{StoreError, database_name};
 
 /// One stored delisting.
@@ -48,6 +48,32 @@ pub fn delist(
     Ok(delisting)
 }
 
+/// Returns how many stored sightings have the listing key of `ip`: its
+/// IPv4 address, or the /64 of an IPv6 address. Delisting an address with
+/// none has no effect on any export, so `wormsign delist` warns about it.
+///
+/// # Errors
+///
+/// [`StoreError::Query`] if the query fails.
+pub fn sightings_of(conn: &Connection, ip: IpAddr) -> Result<u64, StoreError> {
+    let query_error = |source| StoreError::Query {
+        database: database_name(conn),
+        source,
+    };
+    register_listing_key(conn).map_err(query_error)?;
+    // The first test uses the origin_ip index; origins with a colon (IPv6,
+    // IPv4-mapped) are keyed through the listing key function.
+    let count: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sightings WHERE origin_ip = ?1 \
+             OR (instr(origin_ip, ':') > 0 AND wormsign_listing_key(origin_ip) = ?1)",
+            params![listing_key(&ip.to_string())],
+            |row| row.get(0),
+        )
+        .map_err(query_error)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// Returns every delisting, newest first.
 ///
 /// # Errors
@@ -73,4 +99,34 @@ pub fn delistings(conn: &Connection) -> Result<Vec<Delisting>, StoreError> {
         })
         .map_err(query_error)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(query_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::sample;
+    use super::super::{insert_batch, open};
+    use super::*;
+
+    #[test]
+    fn sightings_of_counts_by_listing_key() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut conn = open(&directory.path().join("wormsign.db")).unwrap();
+        let sightings = [
+            sample("192.0.2.1", 100, "Sober", "Q1"),
+            sample("192.0.2.1", 200, "Sober", "Q2"),
+            sample("::ffff:192.0.2.1", 300, "Sober", "Q3"),
+            sample("2001:db8:1:2::5", 100, "Sober", "Q4"),
+        ];
+        insert_batch(&mut conn, &sightings).unwrap();
+        let cases = [
+            ("192.0.2.1", 3),
+            ("192.0.2.2", 0),
+            ("2001:db8:1:2::99", 1),
+            ("2001:db8:1:3::5", 0),
+        ];
+        for (ip, count) in cases {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(sightings_of(&conn, ip).unwrap(), count, "{ip}");
+        }
+    }
 }

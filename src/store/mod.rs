@@ -18,7 +18,7 @@ use include_dir::{Dir, include_dir};
 use rusqlite::{Connection, OpenFlags, Transaction, params};
 use rusqlite_migration::Migrations;
 
-pub use delist::{Delisting, delist, delistings};
+pub use delist::{Delisting, delist, delistings, sightings_of};
 pub use query::{
     Listing, ListingQuery, MethodWeights, listing_key, listings, sighting_count, sightings,
     sightings_since,

@@ -116,7 +116,7 @@ pub fn listing_key(origin: &str) -> String {
 }
 
 /// Registers [`listing_key`] as a deterministic SQL function on `conn`.
-fn register_listing_key(conn: &Connection) -> rusqlite::Result<()> {
+pub(super) fn register_listing_key(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function(
         LISTING_KEY_FUNCTION,
         1,
