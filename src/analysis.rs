@@ -229,7 +229,12 @@ pub fn sighting(
 ) -> Option<Sighting> {
     let hit = verdict.primary().filter(|hit| !hit.test_file)?;
     let origin = verdict.origin.as_ref()?;
-    let header_end = header_block_len(raw);
+    // A message with bare CR line endings has no LF to end its header
+    // block, so without the repair the whole message, attachment
+    // included, would be stored and attached to abuse reports.
+    let repaired = mime::normalize_line_endings(raw);
+    let header_source = repaired.as_deref().unwrap_or(raw);
+    let header_end = header_block_len(header_source);
     let evidence = serde_json::json!({
         "matches": verdict.matches,
         "anomalies": verdict.anomalies.iter().take(MAX_EVIDENCE_ANOMALIES).map(anomaly_text).collect::<Vec<_>>(),
@@ -252,21 +257,40 @@ pub fn sighting(
         helo: envelope.helo.clone(),
         envelope_from: envelope.envelope_from.clone(),
         size,
-        headers: Some(String::from_utf8_lossy(&raw[..header_end]).into_owned()),
+        headers: Some(String::from_utf8_lossy(&header_source[..header_end]).into_owned()),
         evidence,
     })
 }
 
-/// Length of the header block, up to and including the empty line.
-fn header_block_len(raw: &[u8]) -> usize {
+/// Length of the header block: up to and including the empty line, or up
+/// to the first line that is neither a header field nor a continuation
+/// line, where a broken message's body begins.
+pub(crate) fn header_block_len(raw: &[u8]) -> usize {
     let mut offset = 0;
     for line in raw.split_inclusive(|&b| b == b'\n') {
-        offset += line.len();
         if line == b"\n" || line == b"\r\n" {
+            return offset + line.len();
+        }
+        if !is_header_line(line) {
             return offset;
         }
+        offset += line.len();
     }
     raw.len()
+}
+
+/// Returns whether `line` is a header field (a name of printable ASCII
+/// without `:`, optional blanks, then `:`) or the continuation of one (it
+/// starts with a space or tab).
+pub(crate) fn is_header_line(line: &[u8]) -> bool {
+    if line.starts_with(b" ") || line.starts_with(b"\t") {
+        return true;
+    }
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let name = line[..colon].trim_ascii_end();
+    !name.is_empty() && name.iter().all(|&b| b.is_ascii_graphic())
 }
 
 /// Anomalies kept in a sighting's evidence; the count is kept in full.
@@ -455,6 +479,26 @@ mod tests {
             "incomplete; archive-damaged 1!a.exe??X-Wormsign: infected"
         );
         assert!(!note.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn header_block_len_cases() {
+        let cases: [(&[u8], usize); 6] = [
+            (b"A: 1\r\n\tfolded\r\n\r\nbody\r\n", 17),
+            (b"A: 1\nB : 2\n\nbody\n", 12),
+            (b"A: 1\r\nTVogd29ybXNpZ24=\r\n", 6),
+            (b"A: 1\r\nFrom bad line\r\nB: 2\r\n\r\n", 6),
+            (b"A: 1\r\nno blank line", 6),
+            (b"A: 1\r\nB: 2", 10),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(
+                header_block_len(raw),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
     }
 
     #[test]

@@ -230,3 +230,130 @@ fn stats_prints_table() {
     assert!(text.contains("192.0.2.0/24"), "{text}");
     assert!(text.contains("Export freshness:"), "{text}");
 }
+
+/// Writes worm mails with hostile header blocks (placeholder `MZ`
+/// attachments, as in the positive corpus), records them with `scan
+/// --record` and returns the ARF report written for `origin`.
+fn report_for_hostile_mail(dir: &Path, mails: &[(&str, Vec<u8>)], origin: &str) -> Vec<u8> {
+    let database = dir.join("wormsign.db");
+    let config = dir.join("wormsign.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"{}\"\n[listing]\nlist_documentation_ranges = true\n",
+            database.display()
+        ),
+    )
+    .expect("write config");
+    let mail_dir = dir.join("mail");
+    std::fs::create_dir(&mail_dir).expect("create mail directory");
+    for (name, bytes) in mails {
+        std::fs::write(mail_dir.join(name), bytes).expect("write mail");
+    }
+    let output = Command::new(common::wormsign_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["scan", "--record"])
+        .arg(&mail_dir)
+        .output()
+        .expect("run wormsign scan");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "every mail must be infected: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reports = dir.join("reports");
+    run_ok(
+        &[
+            "report",
+            "--format",
+            "arf",
+            "--output",
+            reports.to_str().expect("UTF-8 path"),
+        ],
+        &config,
+    );
+    std::fs::read(reports.join(format!("arf-{origin}_32.eml"))).expect("read report")
+}
+
+fn odin_worm_mail() -> Vec<u8> {
+    let path = common::repo_root().join("tests/fixtures/corpus/positive/a-odin-worm.eml");
+    std::fs::read(path).expect("read positive fixture")
+}
+
+/// Returns the body of the `text/rfc822-headers` part of an ARF message.
+fn rfc822_headers_part(report: &[u8]) -> String {
+    let message = MessageParser::default().parse(report).expect("parse ARF");
+    assert_eq!(message.parts.len(), 4, "multipart plus three parts");
+    let part = &message.parts[3];
+    let content_type = part.content_type().expect("part Content-Type");
+    assert_eq!(content_type.subtype(), Some("rfc822-headers"));
+    String::from_utf8_lossy(part.contents()).into_owned()
+}
+
+#[test]
+fn arf_bare_cr_mail_attaches_headers_only() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let bare_cr: Vec<u8> = odin_worm_mail()
+        .into_iter()
+        .map(|b| if b == b'\n' { b'\r' } else { b })
+        .collect();
+    let report = report_for_hostile_mail(dir.path(), &[("bare-cr.eml", bare_cr)], "203.0.113.10");
+
+    let headers = rfc822_headers_part(&report);
+    assert!(
+        headers.contains("X-Mailer: Safety_Mail Server"),
+        "{headers}"
+    );
+    assert!(
+        !headers.contains("TVog"),
+        "the base64 attachment must stay out of the report: {headers}"
+    );
+    assert!(!headers.contains("Hallo,"), "{headers}");
+    assert!(!report.contains(&0), "no NUL in the report");
+    for line in report.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        assert!(
+            !line.contains(&b'\r'),
+            "bare CR: {:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+}
+
+#[test]
+fn arf_hostile_headers_stay_well_formed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mail = odin_worm_mail();
+    let split = mail
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .expect("blank line");
+    let mut hostile = mail[..split].to_vec();
+    hostile.extend_from_slice(b"\nX-Long: ");
+    hostile.extend_from_slice(&b"A".repeat(5000));
+    hostile.extend_from_slice(
+        b"\nX-Bin: \xff\xfe\x00nul\rcr\nX-Trap: --=_wormsign_\nFrom bad line\nX-After: body",
+    );
+    hostile.extend_from_slice(&mail[split..]);
+    let report = report_for_hostile_mail(dir.path(), &[("hostile.eml", hostile)], "203.0.113.10");
+
+    for line in report.split(|&b| b == b'\n') {
+        assert!(line.len() <= 1000, "line of {} octets", line.len());
+    }
+    assert!(!report.contains(&0), "no NUL in the report");
+    let headers = rfc822_headers_part(&report);
+    assert_eq!(
+        headers.matches('A').count() - mail[..split].iter().filter(|&&b| b == b'A').count(),
+        5000,
+        "the long field is folded, not cut"
+    );
+    assert!(headers.contains("X-Bin: "), "{headers}");
+    assert!(
+        !headers.contains("From bad line"),
+        "the part carries header fields only: {headers}"
+    );
+    assert!(!headers.contains("X-After"), "{headers}");
+}

@@ -19,6 +19,9 @@ use time::format_description::well_known::Rfc2822;
 
 use super::Report;
 
+/// RFC 5322's limit on a line, CRLF not counted.
+const MAX_LINE_OCTETS: usize = 998;
+
 /// Sightings listed one per line in the text part; the rest are counted.
 const MAX_LISTED_SIGHTINGS: usize = 50;
 
@@ -40,13 +43,13 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     let families = families(report);
     // The attached headers come from the sender, so the boundary is
     // lengthened until no part contains it.
-    let headers = representative.headers.as_deref().unwrap_or("");
+    let headers = header_lines(representative.headers.as_deref().unwrap_or(""));
     let human = human_text(report, &families);
     let mut boundary = format!(
         "=_wormsign_{now}_{}",
         report.file_name().trim_end_matches(".eml")
     );
-    while headers.contains(&boundary) || human.contains(&boundary) {
+    while headers.iter().any(|text| text.contains(&boundary)) || human.contains(&boundary) {
         boundary.push('_');
     }
     let mut out = String::new();
@@ -105,7 +108,11 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     ));
     line(&format!("Incidents: {}", report.sightings.len()));
     if let Some(from) = &representative.envelope_from {
-        line(&format!("Original-Mail-From: <{}>", one_line(from)));
+        // The sender chose this address, and SMTP servers accept paths
+        // longer than the 998-octet line limit.
+        let from = one_line(from);
+        let from = cut(&from, MAX_LINE_OCTETS - "Original-Mail-From: <>".len());
+        line(&format!("Original-Mail-From: <{from}>"));
     }
     line(&format!(
         "X-Wormsign-Rule: {}",
@@ -120,7 +127,7 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     line(&format!("--{boundary}"));
     line("Content-Type: text/rfc822-headers");
     line("");
-    for text in headers.lines() {
+    for text in &headers {
         line(text);
     }
     line("");
@@ -198,6 +205,56 @@ fn rfc5322_date(unix_seconds: i64) -> String {
         .unwrap_or_else(|| "Thu, 01 Jan 1970 00:00:00 +0000".to_string())
 }
 
+/// Returns the lines of a stored header block as the `text/rfc822-headers`
+/// part carries them: the header fields only, control characters other
+/// than tab as spaces, and lines longer than RFC 5322's 998 octets folded.
+///
+/// The stored block comes from the sender's message, and rows written
+/// before the header block was cut at the first non-header line may still
+/// contain body lines, so the block is cut here again.
+fn header_lines(headers: &str) -> Vec<String> {
+    let block = &headers[..crate::analysis::header_block_len(headers.as_bytes())];
+    let mut lines = Vec::new();
+    for raw_line in block.lines() {
+        if raw_line.is_empty() {
+            break;
+        }
+        let clean: String = raw_line
+            .chars()
+            .map(|c| if c.is_control() && c != '\t' { ' ' } else { c })
+            .collect();
+        let mut rest = clean.as_str();
+        let mut limit = MAX_LINE_OCTETS;
+        loop {
+            let head = cut(rest, limit);
+            let tail = &rest[head.len()..];
+            lines.push(if limit == MAX_LINE_OCTETS {
+                head.to_string()
+            } else {
+                format!(" {head}")
+            });
+            // A continuation line starts with a space. Unfolding keeps that
+            // space, so the folded value reads with one extra space.
+            limit = MAX_LINE_OCTETS - 1;
+            if tail.is_empty() || head.is_empty() {
+                break;
+            }
+            rest = tail;
+        }
+    }
+    lines
+}
+
+/// Returns the longest prefix of `text` of at most `max` bytes that ends
+/// on a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// Replaces control characters (CR and LF among them), which could end a
 /// header field early, with spaces.
 fn one_line(text: &str) -> String {
@@ -240,6 +297,20 @@ mod tests {
             "a CRLF in the rule must not start a new header: {text}"
         );
         assert!(!text.contains("\r\nBcc:"), "{text}");
+    }
+
+    #[test]
+    fn header_lines_fold_clean_and_cut() {
+        let long = format!("X-Long: {}", "é".repeat(600));
+        let stored = format!("A: 1\0x\rz\r\n\tnext\r\n{long}\r\nbody line\r\nB: 2\r\n");
+        let lines = header_lines(&stored);
+        assert_eq!(lines[0], "A: 1 x z");
+        assert_eq!(lines[1], "\tnext");
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[2].len() <= MAX_LINE_OCTETS, "{}", lines[2].len());
+        assert!(lines[3].len() <= MAX_LINE_OCTETS, "{}", lines[3].len());
+        assert!(lines[3].starts_with(' '), "{:?}", lines[3]);
+        assert_eq!(format!("{}{}", lines[2], &lines[3][1..]), long);
     }
 
     #[test]
