@@ -775,3 +775,69 @@ fn dnsbl_stops_on_sigterm() {
         server.log()
     );
 }
+
+/// Returns the CPU time (user plus system) of process `pid` in clock
+/// ticks, from /proc.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc stat");
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("stat line")
+        .1
+        .split_whitespace()
+        .collect();
+    let user: u64 = fields[11].parse().expect("utime");
+    let system: u64 = fields[12].parse().expect("stime");
+    user + system
+}
+
+#[test]
+#[ignore = "design: hickory-server 0.26 retries accept() at once on EMFILE, so a \
+            client that holds enough TCP connections makes the responder spin; \
+            fixing it needs an own TCP accept loop with a connection cap"]
+fn dnsbl_tcp_flood_does_not_spin() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = start_on_free_port(|port| {
+        let config = write_config_polling(dir.path(), port, 100);
+        let log = dir.path().join("dnsbl.log");
+        // A low descriptor limit stands in for a flood of many more
+        // connections against the usual limit.
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
+            .arg(wormsign_bin())
+            .arg("--config")
+            .arg(&config)
+            .args(["dnsbl", "--database"])
+            .arg(&database)
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).expect("create the log file"))
+            .spawn()
+            .expect("start wormsign dnsbl");
+        Server { child, port, log }
+    });
+
+    let mut connections = Vec::new();
+    for _ in 0..100 {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], server.port));
+        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(500)) {
+            Ok(stream) => connections.push(stream),
+            Err(_) => break,
+        }
+    }
+    thread::sleep(Duration::from_millis(500));
+    let before = cpu_ticks(server.child.id());
+    thread::sleep(Duration::from_secs(2));
+    let spent = cpu_ticks(server.child.id()) - before;
+    let open = connections.len();
+    drop(connections);
+
+    // 2 s are 200 ticks at the usual 100 Hz; an idle server spends almost none.
+    assert!(
+        spent < 50,
+        "{spent} ticks of CPU in 2 s while {open} connections were open"
+    );
+}

@@ -37,7 +37,9 @@ use crate::store::StoreError;
 
 /// How long a TCP client may stay idle before its connection is closed.
 // TODO: cap the number of concurrent TCP connections; hickory-server 0.26
-// accepts any number, and only this timeout closes idle ones.
+// accepts any number, and only this timeout closes idle ones. Once the
+// descriptors run out, its accept loop retries at once on EMFILE and keeps
+// one core busy until connections close.
 const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Responses queued per TCP connection before the server waits for the
