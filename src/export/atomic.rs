@@ -33,10 +33,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(file_name);
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(file_name);
+    prefix.push(".tmp.");
+    remove_stale_temporaries(&directory, &prefix);
+    let mut temp_name = prefix;
     temp_name.push(format!(
-        ".tmp.{}.{}",
+        "{}.{}",
         process::id(),
         SEQUENCE.fetch_add(1, Ordering::Relaxed)
     ));
@@ -84,6 +87,36 @@ fn write_and_rename(
         .map_err(|error| with_path(error, "write the temporary file for", path))?;
     drop(file);
     fs::rename(temp_path, path).map_err(|error| with_path(error, "rename into", path))
+}
+
+/// Removes temporary files that an export killed before its rename left
+/// in `directory`: those named `prefix` + PID + sequence whose process no
+/// longer runs. Without /proc, nothing is removed. Failures are ignored,
+/// since a leftover file only takes space.
+fn remove_stale_temporaries(directory: &Path, prefix: &std::ffi::OsStr) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(directory) else {
+        return;
+    };
+    let prefix = prefix.as_encoded_bytes();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.as_encoded_bytes().strip_prefix(prefix) else {
+            continue;
+        };
+        let pid = rest.split(|&byte| byte == b'.').next().unwrap_or_default();
+        let Some(pid) = std::str::from_utf8(pid)
+            .ok()
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 fn sync_directory(directory: &Path) -> io::Result<()> {
@@ -135,6 +168,31 @@ mod tests {
         );
         assert_eq!(message, expected);
         assert!(directory_entries(directory.path()).is_empty());
+    }
+
+    #[test]
+    fn write_atomic_removes_temp_files_of_dead_exports() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("list.txt");
+        // A process that has exited, as an export killed before its rename.
+        let mut child = process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = directory.path().join(format!(".list.txt.tmp.{dead}.0"));
+        fs::write(&stale, b"half").unwrap();
+        // This process still runs, and so does PID 1: their files stay.
+        let own = directory
+            .path()
+            .join(format!(".list.txt.tmp.{}.99", process::id()));
+        fs::write(&own, b"x").unwrap();
+        let running = directory.path().join(".list.txt.tmp.1.0");
+        fs::write(&running, b"x").unwrap();
+        let other = directory.path().join(format!(".other.txt.tmp.{dead}.0"));
+        fs::write(&other, b"x").unwrap();
+
+        write_atomic(&path, b"new\n").unwrap();
+        assert!(!stale.exists());
+        assert!(own.exists() && running.exists() && other.exists());
     }
 
     #[test]
