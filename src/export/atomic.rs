@@ -192,7 +192,12 @@ mod tests {
 
         write_atomic(&path, b"new\n").unwrap();
         assert!(!stale.exists());
-        assert!(own.exists() && running.exists() && other.exists());
+        assert!(own.exists(), "this process's temporary file was removed");
+        assert!(running.exists(), "PID 1's temporary file was removed");
+        assert!(
+            other.exists(),
+            "another export's temporary file was removed"
+        );
     }
 
     #[test]
