@@ -87,6 +87,16 @@ pub enum StoreError {
     )]
     NotFound { path: PathBuf },
 
+    /// A read-only open found a file with no tables: an empty or truncated
+    /// file, or an SQLite database that wormsign never wrote.
+    #[error(
+        "database {} has no wormsign schema: the file is empty or was not \
+         written by wormsign; check the database path, or remove the file \
+         and start the milter once to create it",
+        path.display()
+    )]
+    NoSchema { path: PathBuf },
+
     /// The database was written by a newer wormsign.
     #[error(
         "database {} has schema version {found}, but this wormsign knows \
@@ -249,6 +259,11 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
             supported,
         });
     }
+    if found == 0 && !has_tables(&conn).map_err(open_error)? {
+        return Err(StoreError::NoSchema {
+            path: path.to_path_buf(),
+        });
+    }
     if found < supported {
         return Err(StoreError::SchemaTooOld {
             path: path.to_path_buf(),
@@ -358,6 +373,15 @@ fn schema_version_count() -> i64 {
         .filter(|dir| dir.get_file(dir.path().join("up.sql")).is_some())
         .count();
     i64::try_from(count).unwrap_or(i64::MAX)
+}
+
+/// Returns whether the database holds any table.
+fn has_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
+        [],
+        |row| row.get(0),
+    )
 }
 
 fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
@@ -482,6 +506,16 @@ pub(crate) mod tests {
         )
         .unwrap_err();
         assert!(matches!(error, StoreError::Insert { .. }), "{error}");
+    }
+
+    #[test]
+    fn open_read_only_names_an_empty_file() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("empty.db");
+        std::fs::write(&path, b"").unwrap();
+        let error = open_read_only(&path).unwrap_err();
+        assert!(matches!(error, StoreError::NoSchema { .. }), "{error}");
+        assert!(error.to_string().contains("no wormsign schema"), "{error}");
     }
 
     #[test]
