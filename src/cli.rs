@@ -125,7 +125,9 @@ pub struct ReportArgs {
     #[arg(long, default_value = "arf")]
     pub format: String,
     /// Report sightings since this time: RFC 3339 (2024-05-01T00:00:00Z)
-    /// or an age (36h, 7d). Default: the listing window.
+    /// or an age (36h, 7d). Default: the listing window. Only hosts that
+    /// the listing policy lists now are reported, with the sightings that
+    /// count for their listing.
     #[arg(long)]
     pub since: Option<String>,
     /// One report per `ip`, or per `net24` (IPv4 /24, IPv6 /64).
@@ -134,11 +136,12 @@ pub struct ReportArgs {
     /// Directory for the reports, one .eml file each; created if missing.
     #[arg(long, short)]
     pub output: PathBuf,
-    /// From address of the reports.
+    /// From address of the reports (local@domain). Set it to a mailbox
+    /// the recipients' abuse desks can reply to.
     #[arg(long, default_value = "wormsign@localhost")]
     pub from: String,
-    /// To address of the reports, e.g. the network's abuse contact;
-    /// without it the reports have no To header.
+    /// To address of the reports (local@domain), e.g. the network's abuse
+    /// contact; without it the reports have no To header.
     #[arg(long)]
     pub to: Option<String>,
     /// SQLite database to read (overrides `database`).

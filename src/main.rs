@@ -521,6 +521,10 @@ fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
         );
     }
     let group_by: report::GroupBy = args.group_by.parse().map_err(anyhow::Error::msg)?;
+    arf::check_address("--from", &args.from).map_err(anyhow::Error::msg)?;
+    if let Some(to) = &args.to {
+        arf::check_address("--to", to).map_err(anyhow::Error::msg)?;
+    }
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let since = match &args.since {
         Some(text) => Some(report::parse_since(text, now).map_err(anyhow::Error::msg)?),
@@ -528,12 +532,13 @@ fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
     };
     let database = args.database.unwrap_or(config.database);
     let connection = store::open_for_reading(&database)?;
-    let reports = report::build_reports(&connection, &config.listing, since, group_by)?;
+    let reports = report::build_reports(&connection, &config.listing, since, group_by, now)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("cannot create report directory {}", args.output.display()))?;
     let envelope = arf::Envelope {
         from: args.from,
         to: args.to,
+        zone: config.export.zone.clone(),
     };
     for report in &reports {
         let path = args.output.join(report.file_name());

@@ -139,10 +139,9 @@ fn arf_reports_parse_with_required_fields() {
         Some("abuse-reports@example.org")
     );
     assert!(message.date().is_some(), "Date header");
-    assert!(
-        message
-            .subject()
-            .is_some_and(|s| s.contains("192.0.2.0/24"))
+    assert_eq!(
+        message.subject(),
+        Some("Worm-infected hosts in 192.0.2.0/24 (2 hosts, 3 message(s), Sober)")
     );
 
     // Part 0 is the multipart itself; then text, feedback report, headers.
@@ -169,6 +168,24 @@ fn arf_reports_parse_with_required_fields() {
     assert!(human.contains("192.0.2.11"), "{human}");
     assert!(human.contains("Sober_P_zip"), "{human}");
     assert!(human.contains("To clean it up"), "{human}");
+    assert!(human.contains("from 2 hosts in 192.0.2.0/24"), "{human}");
+    assert!(
+        human.contains("The feedback report below covers 192.0.2.11 only."),
+        "{human}"
+    );
+    let host_row = |ip: &str| {
+        human
+            .lines()
+            .find(|line| line.starts_with(&format!("{ip} ")))
+            .unwrap_or_else(|| panic!("no host row for {ip}: {human}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let row = host_row("192.0.2.10");
+    assert_eq!(row[1], "2", "messages of 192.0.2.10: {row:?}");
+    assert_eq!(row[4], "Sober_P_zip", "{row:?}");
+    assert_ne!(row[2], row[3], "first and last seen differ: {row:?}");
+    assert_eq!(host_row("192.0.2.11")[1], "1", "{human}");
 
     let report = match &parts[2].body {
         PartType::Text(text) => text.to_string(),
@@ -185,7 +202,11 @@ fn arf_reports_parse_with_required_fields() {
         field(&report, "Arrival-Date").is_some_and(|v| v.ends_with("+0000")),
         "{report}"
     );
-    assert_eq!(field(&report, "Incidents"), Some("3"), "{report}");
+    assert_eq!(
+        field(&report, "Incidents"),
+        Some("1"),
+        "Incidents counts the Source-IP host's messages only: {report}"
+    );
     assert_eq!(
         field(&report, "X-Wormsign-Rule"),
         Some("Sober_P_zip"),
@@ -356,4 +377,208 @@ fn arf_hostile_headers_stay_well_formed() {
         "the part carries header fields only: {headers}"
     );
     assert!(!headers.contains("X-After"), "{headers}");
+}
+
+/// Runs `wormsign report` with `config` and the extra `args`, and returns
+/// the names of the report files written.
+fn report_files(dir: &Path, config: &Path, args: &[&str]) -> Vec<String> {
+    let reports = dir.join("reports");
+    let _ = std::fs::remove_dir_all(&reports);
+    let mut all = vec![
+        "report",
+        "--output",
+        reports.to_str().expect("UTF-8 path"),
+        "--from",
+        "abuse-reports@example.org",
+    ];
+    all.extend_from_slice(args);
+    run_ok(&all, config);
+    let mut names: Vec<String> = std::fs::read_dir(&reports)
+        .expect("read report directory")
+        .map(|entry| {
+            let entry = entry.expect("directory entry");
+            entry.file_name().to_string_lossy().into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn insert(database: &Path, sightings: &[Sighting]) {
+    let mut conn = store::open(database).expect("open database");
+    store::insert_batch(&mut conn, sightings).expect("insert sightings");
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[test]
+fn report_skips_delisted_hosts() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (database, config) = prepare(dir.path());
+    insert(&database, &[sighting("2001:db8:5::7", now() - HOUR, "Q6")]);
+    assert_eq!(
+        report_files(dir.path(), &config, &[]),
+        [
+            "arf-192.0.2.10_32.eml",
+            "arf-192.0.2.11_32.eml",
+            "arf-2001_db8_5__7_128.eml"
+        ]
+    );
+
+    run_ok(&["delist", "192.0.2.10", "--reason", "cleaned"], &config);
+    // Another address of the same /64 delists the whole /64.
+    run_ok(&["delist", "2001:db8:5::1", "--reason", "cleaned"], &config);
+    assert_eq!(
+        report_files(dir.path(), &config, &["--since", "30d"]),
+        ["arf-192.0.2.11_32.eml"]
+    );
+}
+
+#[test]
+fn report_lists_host_again_after_new_sighting() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (database, config) = prepare(dir.path());
+    run_ok(&["delist", "192.0.2.10", "--reason", "cleaned"], &config);
+    // Delistings are stored in whole seconds, so a sighting two seconds
+    // from now is after the delisting.
+    insert(&database, &[sighting("192.0.2.10", now() + 2, "Q7")]);
+
+    let files = report_files(dir.path(), &config, &[]);
+    assert_eq!(files, ["arf-192.0.2.10_32.eml", "arf-192.0.2.11_32.eml"]);
+    let bytes =
+        std::fs::read(dir.path().join("reports/arf-192.0.2.10_32.eml")).expect("read report");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("\r\nIncidents: 1\r\n"),
+        "only the sighting after the delisting counts: {text}"
+    );
+    assert!(text.contains("received 1 message(s)"), "{text}");
+}
+
+#[test]
+fn report_needs_min_sightings() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (database, config) = prepare(dir.path());
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"{}\"\n[listing]\nlist_documentation_ranges = true\nmin_sightings = 2\n",
+            database.display()
+        ),
+    )
+    .expect("write config");
+    assert_eq!(
+        report_files(dir.path(), &config, &[]),
+        ["arf-192.0.2.10_32.eml"],
+        "192.0.2.11 has one sighting, below min_sightings"
+    );
+    let plain = run_ok(&["export", "--format", "plain"], &config);
+    assert_eq!(plain.trim(), "192.0.2.10", "export lists the same host");
+}
+
+#[test]
+fn report_skips_expired_listing() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (database, config) = prepare(dir.path());
+    // Inside the 30-day window, but past the 168-hour expiry.
+    insert(
+        &database,
+        &[sighting("203.0.113.20", now() - 200 * HOUR, "Q8")],
+    );
+    let files = report_files(dir.path(), &config, &[]);
+    assert_eq!(files, ["arf-192.0.2.10_32.eml", "arf-192.0.2.11_32.eml"]);
+}
+
+#[test]
+fn report_names_zone_and_lookup_url() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (database, config) = prepare(dir.path());
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"{}\"\n[listing]\nlist_documentation_ranges = true\n\
+             txt_template = \"Worm host $, see https://bl.example.org/lookup?ip=$\"\n\
+             txt_details = false\n[export]\nzone = \"bl.example.org\"\n",
+            database.display()
+        ),
+    )
+    .expect("write config");
+    report_files(dir.path(), &config, &[]);
+    let bytes =
+        std::fs::read(dir.path().join("reports/arf-192.0.2.10_32.eml")).expect("read report");
+    let message = MessageParser::default().parse(&bytes).expect("parse ARF");
+    let human = String::from_utf8_lossy(message.parts[1].contents()).into_owned();
+    assert!(
+        human.contains("listed in the DNSBL zone bl.example.org"),
+        "{human}"
+    );
+    assert!(
+        human.contains("dig +short 10.2.0.192.bl.example.org A"),
+        "{human}"
+    );
+    assert!(
+        human.contains("Worm host 192.0.2.10, see https://bl.example.org/lookup?ip=192.0.2.10"),
+        "{human}"
+    );
+}
+
+#[test]
+fn report_text_columns_line_up() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    report_files(dir.path(), &config, &[]);
+    let bytes =
+        std::fs::read(dir.path().join("reports/arf-192.0.2.10_32.eml")).expect("read report");
+    let message = MessageParser::default().parse(&bytes).expect("parse ARF");
+    let human = String::from_utf8_lossy(message.parts[1].contents()).into_owned();
+    let header = human
+        .lines()
+        .find(|line| line.starts_with("Time (UTC)"))
+        .unwrap_or_else(|| panic!("no table header: {human}"));
+    let rows: Vec<&str> = human
+        .lines()
+        .filter(|line| line.contains("Sober_P_zip (connect)"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{human}");
+    for column in ["Origin IP", "Family/variant", "Rule (origin found via)"] {
+        let start = header.find(column).expect("column in header");
+        for row in &rows {
+            assert!(
+                row[..start].ends_with("  ") && !row[start..].starts_with(' '),
+                "{column:?} starts at {start} in the header but not in {row:?}"
+            );
+        }
+    }
+    assert!(
+        rows[0].starts_with(&format!("{} ", &rows[0][..20])) && rows[0][..20].ends_with('Z'),
+        "RFC 3339 UTC time: {:?}",
+        rows[0]
+    );
+}
+
+#[test]
+fn report_rejects_invalid_from() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    for (flag, value) in [("--from", "not an address"), ("--to", "abuse")] {
+        let output = Command::new(common::wormsign_bin())
+            .arg("--config")
+            .arg(&config)
+            .args(["report", flag, value, "--output"])
+            .arg(dir.path().join("r"))
+            .output()
+            .expect("run wormsign");
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains(&format!("invalid {flag} \"{value}\"")),
+            "{stderr}"
+        );
+        assert!(
+            !dir.path().join("r").exists(),
+            "no report written for {flag}"
+        );
+    }
 }

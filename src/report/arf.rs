@@ -2,49 +2,95 @@
 //! report-type=feedback-report` with three parts.
 //!
 //! 1. `text/plain`: what was seen (time, origin, family, rule of each
-//!    sighting) and how to clean up the host.
+//!    sighting; with `--group-by net24` also each host of the network), the
+//!    DNSBL zone that lists the host, and how to clean it up.
 //! 2. `message/feedback-report`: `Feedback-Type: virus`, `User-Agent`,
 //!    `Version: 1`, `Source-IP`, `Arrival-Date`, `Incidents`,
 //!    `Original-Mail-From`, and the extension fields `X-Wormsign-Rule` and
 //!    `X-Wormsign-Family` naming the rule and family of the attached
-//!    message.
+//!    message. RFC 5965 allows one `Source-IP`, so a report on a network
+//!    names the host whose headers are attached, and `Incidents` counts
+//!    that host's messages only.
 //! 3. `text/rfc822-headers`: the original header block of one sighting.
 //!
 //! Lines end in CRLF, as RFC 5322 requires.
 
-use std::fmt::Write as _;
-
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc2822;
 
-use super::Report;
+use super::text::{count_of, human_text, one_line};
+use super::{GroupBy, Report};
 
 /// RFC 5322's limit on a line, CRLF not counted.
 const MAX_LINE_OCTETS: usize = 998;
 
-/// Sightings listed one per line in the text part; the rest are counted.
-const MAX_LISTED_SIGHTINGS: usize = 50;
-
 /// Header settings of the report messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// The `From` address, e.g. `abuse-reports@example.org`.
+    /// The `From` address, e.g. `abuse-reports@example.org`; its domain
+    /// also ends the `Message-ID`.
     pub from: String,
     /// The `To` address; `None` leaves the header out for the operator to
     /// fill in.
     // TODO: look up the network's abuse contact (RDAP or abuse-c in whois)
     // so each report can be addressed on its own.
     pub to: Option<String>,
+    /// The DNSBL zone that publishes the listings (`zone` in `[export]`),
+    /// named in the readable part so the recipient can check the listing.
+    pub zone: Option<String>,
+}
+
+/// Checks that `value`, the value of the command-line flag `flag`, is a
+/// plain RFC 5322 addr-spec, `local@domain`: no display name, spaces or
+/// control characters, and neither part empty.
+///
+/// # Errors
+///
+/// A message naming the flag, the value and the expected form.
+pub fn check_address(flag: &str, value: &str) -> Result<(), String> {
+    let invalid = |reason: &str| {
+        Err(format!(
+            "invalid {flag} {value:?}: {reason}; write a mailbox address such as \
+             abuse-reports@example.org, without a display name or angle brackets"
+        ))
+    };
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return invalid("it contains a space or control character");
+    }
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return invalid("the @ is missing");
+    };
+    if local.is_empty() || domain.is_empty() {
+        return invalid("the part before or after the @ is empty");
+    }
+    let special = |c: char| "()<>[]:;,\\\"@".contains(c);
+    let domain_ok = domain
+        .split('.')
+        .all(|label| !label.is_empty() && !label.chars().any(special));
+    if local.chars().any(special) || !domain_ok {
+        return invalid("it is not of the form local@domain");
+    }
+    Ok(())
+}
+
+/// Returns the domain of `address` for the `Message-ID`, or
+/// `wormsign.invalid` when it has none.
+fn message_id_domain(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((_, domain)) if !domain.is_empty() => one_line(domain).replace(['<', '>', ' '], ""),
+        _ => "wormsign.invalid".to_string(),
+    }
 }
 
 /// Renders `report` as an RFC 5965 message created at `now` (Unix seconds).
 pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     let representative = report.representative();
     let families = families(report);
+    let incidents = report.source_sightings().len();
     // The attached headers come from the sender, so the boundary is
     // lengthened until no part contains it.
     let headers = header_lines(representative.headers.as_deref().unwrap_or(""));
-    let human = human_text(report, &families);
+    let human = human_text(report, &families, envelope.zone.as_deref());
     let mut boundary = format!(
         "=_wormsign_{now}_{}",
         report.file_name().trim_end_matches(".eml")
@@ -61,16 +107,12 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     if let Some(to) = &envelope.to {
         line(&format!("To: {}", one_line(to)));
     }
-    line(&format!(
-        "Subject: Worm-infected host at {}: {} message(s) ({})",
-        report.network,
-        report.sightings.len(),
-        families
-    ));
+    line(&format!("Subject: {}", subject(report, &families)));
     line(&format!("Date: {}", rfc5322_date(now)));
     line(&format!(
-        "Message-ID: <wormsign.arf.{now}.{}@wormsign.invalid>",
-        report.file_name().trim_end_matches(".eml")
+        "Message-ID: <wormsign.arf.{now}.{}@{}>",
+        report.file_name().trim_end_matches(".eml"),
+        message_id_domain(&envelope.from)
     ));
     line("MIME-Version: 1.0");
     line(&format!(
@@ -106,7 +148,7 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
         "Arrival-Date: {}",
         rfc5322_date(representative.seen_at)
     ));
-    line(&format!("Incidents: {}", report.sightings.len()));
+    line(&format!("Incidents: {incidents}"));
     if let Some(from) = &representative.envelope_from {
         // The sender chose this address, and SMTP servers accept paths
         // longer than the 998-octet line limit.
@@ -135,58 +177,24 @@ pub fn render(report: &Report, envelope: &Envelope, now: i64) -> String {
     out
 }
 
-fn human_text(report: &Report, families: &str) -> String {
-    let first = report.sightings.first().map_or(0, |s| s.seen_at);
-    let last = report.sightings.last().map_or(0, |s| s.seen_at);
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "wormsign, a mail filter that detects mass-mailing worms, received {count} \
-         message(s) infected with {families} from {network} between {first} and {last}.",
-        count = report.sightings.len(),
-        network = report.network,
-        first = rfc5322_date(first),
-        last = rfc5322_date(last),
-    );
-    text.push('\n');
-    text.push_str(
-        "Time (UTC)                 Origin IP        Family/variant  Rule (origin found via)\n",
-    );
-    for sighting in report.sightings.iter().take(MAX_LISTED_SIGHTINGS) {
-        let family = match &sighting.variant {
-            Some(variant) => format!("{}.{variant}", sighting.family),
-            None => sighting.family.clone(),
-        };
-        let _ = writeln!(
-            text,
-            "{:<26} {:<16} {:<15} {} ({})",
-            rfc5322_date(sighting.seen_at),
-            one_line(&sighting.origin_ip),
-            one_line(&family),
-            one_line(&sighting.rule),
-            one_line(&sighting.origin_method),
-        );
+/// Returns the Subject: the host and its messages, or for a network its
+/// number of hosts, such as `Worm-infected hosts in 198.51.100.0/24 (3
+/// hosts, 5 message(s), Sober)`.
+fn subject(report: &Report, families: &str) -> String {
+    let messages = report.sightings.len();
+    match report.group_by {
+        GroupBy::Ip => format!(
+            "Worm-infected host at {}: {messages} message(s) ({families})",
+            report.network
+        ),
+        GroupBy::Net24 => {
+            let hosts = count_of(report.hosts().len(), "host");
+            format!(
+                "Worm-infected hosts in {} ({hosts}, {messages} message(s), {families})",
+                report.network
+            )
+        }
     }
-    if report.sightings.len() > MAX_LISTED_SIGHTINGS {
-        let _ = writeln!(
-            text,
-            "... and {} more.",
-            report.sightings.len() - MAX_LISTED_SIGHTINGS
-        );
-    }
-    text.push_str(
-        "\nThe origin is the host that handed each message to the first mail server we \
-         trust, so it is very likely a PC infected with a mass-mailing worm that sends \
-         these messages on its own.\n\
-         \n\
-         To clean it up: disconnect the PC from the network, scan it with a current \
-         virus scanner started from clean boot media (or reinstall it), change the \
-         passwords used on it, and let it send mail only through your mail relays \
-         (block outgoing port 25 from customer networks).\n\
-         \n\
-         The original headers of one of these messages are attached.\n",
-    );
-    text
 }
 
 /// Returns the distinct families of the report, sorted and joined.
@@ -255,14 +263,6 @@ fn cut(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// Replaces control characters (CR and LF among them), which could end a
-/// header field early, with spaces.
-fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,11 +274,14 @@ mod tests {
         forged.rule = "Sober\r\nBcc: victim@example.org".to_string();
         let report = Report {
             network: "192.0.2.1/32".parse().unwrap(),
+            group_by: GroupBy::Ip,
             sightings: vec![forged],
+            listings: Vec::new(),
         };
         let envelope = Envelope {
             from: "abuse-reports@example.org".to_string(),
             to: Some("abuse@example.net".to_string()),
+            zone: None,
         };
         let text = render(&report, &envelope, 1_714_608_100);
         assert!(text.contains("Feedback-Type: virus\r\n"), "{text}");
@@ -297,6 +300,36 @@ mod tests {
             "a CRLF in the rule must not start a new header: {text}"
         );
         assert!(!text.contains("\r\nBcc:"), "{text}");
+        assert!(
+            text.contains("@example.org>\r\n"),
+            "the Message-ID ends in the From domain: {text}"
+        );
+    }
+
+    #[test]
+    fn check_address_cases() {
+        for valid in [
+            "abuse@example.org",
+            "a.b+arf@mail.example.net",
+            "x@localhost",
+        ] {
+            assert_eq!(check_address("--from", valid), Ok(()), "{valid}");
+        }
+        for invalid in [
+            "not an address",
+            "abuse",
+            "@example.org",
+            "abuse@",
+            "Abuse Desk <abuse@example.org>",
+            "<abuse@example.org>",
+            "abuse@example.org\r\nBcc: x@example.net",
+            "abuse@example..org",
+            "a,b@example.org",
+        ] {
+            let error = check_address("--from", invalid).unwrap_err();
+            assert!(error.contains(&format!("{invalid:?}")), "{error}");
+            assert!(error.contains("abuse-reports@example.org"), "{error}");
+        }
     }
 
     #[test]
@@ -319,11 +352,14 @@ mod tests {
         sighting.headers = Some("X-Trap: --=_wormsign_5_arf-192.0.2.1_32\r\n".to_string());
         let report = Report {
             network: "192.0.2.1/32".parse().unwrap(),
+            group_by: GroupBy::Ip,
             sightings: vec![sighting],
+            listings: Vec::new(),
         };
         let envelope = Envelope {
             from: "a@example.org".to_string(),
             to: None,
+            zone: None,
         };
         let text = render(&report, &envelope, 5);
         assert!(

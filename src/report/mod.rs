@@ -3,12 +3,14 @@
 //! abuse desk can act on.
 //!
 //! [`build_reports`] reads and groups the sightings; [`arf::render`] writes
-//! one message. Origins that the listing policy never publishes (loopback,
-//! private, reserved, trusted, allowlisted) are never reported either.
+//! one message. Only hosts that the listing policy lists are reported, with
+//! the sightings that count for their listing, so a report never names a
+//! host that `export` and `dnsbl` do not publish.
 
 pub mod arf;
+mod text;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -16,7 +18,7 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use rusqlite::Connection;
 
-use crate::listing::Policy;
+use crate::listing::{self, Listed, Policy};
 use crate::store::{self, Sighting, StoreError};
 
 /// The grouping of sightings into reports.
@@ -85,8 +87,26 @@ pub fn parse_since(text: &str, now: i64) -> Result<i64, String> {
 pub struct Report {
     /// The reported address or network.
     pub network: IpNet,
+    /// The grouping that made this report.
+    pub group_by: GroupBy,
     /// The group's sightings, oldest first; never empty.
     pub sightings: Vec<Sighting>,
+    /// The listings of the group's hosts, ordered by address.
+    pub listings: Vec<Listed>,
+}
+
+/// The sightings of one origin host within a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Host {
+    /// The origin address.
+    pub ip: IpAddr,
+    /// Number of the host's sightings in the report.
+    pub count: usize,
+    /// Earliest and latest `seen_at` of those sightings, in Unix seconds.
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Distinct rules that matched, sorted and joined with ", ".
+    pub rules: String,
 }
 
 impl Report {
@@ -105,6 +125,53 @@ impl Report {
             .expect("a report has at least one sighting")
     }
 
+    /// Returns the origin address of [`Report::representative`], the
+    /// report's `Source-IP`.
+    pub fn source_ip(&self) -> Option<IpAddr> {
+        origin(self.representative())
+    }
+
+    /// Returns the sightings of the `Source-IP` host: with `--group-by
+    /// net24` a group contains several hosts, and an ARF parser attributes
+    /// `Incidents` to `Source-IP` alone.
+    pub fn source_sightings(&self) -> Vec<&Sighting> {
+        let source = self.source_ip();
+        self.sightings
+            .iter()
+            .filter(|sighting| origin(sighting) == source)
+            .collect()
+    }
+
+    /// Returns one summary per origin host, ordered by address.
+    pub fn hosts(&self) -> Vec<Host> {
+        let mut hosts: BTreeMap<IpAddr, Vec<&Sighting>> = BTreeMap::new();
+        for sighting in &self.sightings {
+            if let Some(ip) = origin(sighting) {
+                hosts.entry(ip).or_default().push(sighting);
+            }
+        }
+        hosts
+            .into_iter()
+            .map(|(ip, sightings)| {
+                let mut rules: Vec<&str> = sightings.iter().map(|s| s.rule.as_str()).collect();
+                rules.sort_unstable();
+                rules.dedup();
+                Host {
+                    ip,
+                    count: sightings.len(),
+                    first_seen: sightings.iter().map(|s| s.seen_at).min().unwrap_or(0),
+                    last_seen: sightings.iter().map(|s| s.seen_at).max().unwrap_or(0),
+                    rules: rules.join(", "),
+                }
+            })
+            .collect()
+    }
+
+    /// Returns the listing that covers `ip`, if the report contains one.
+    pub fn listing_of(&self, ip: IpAddr) -> Option<&Listed> {
+        self.listings.iter().find(|listed| listed.contains(ip))
+    }
+
     /// Returns a file name for the report, e.g. `arf-192.0.2.0_24.eml`.
     pub fn file_name(&self) -> String {
         let name: String = self
@@ -117,8 +184,21 @@ impl Report {
     }
 }
 
-/// Reads the sightings since `since` (Unix seconds; all when `None`) whose
-/// origin `policy` may publish, grouped by `group_by`, ordered by network.
+/// Returns the canonical origin address of `sighting`, or `None` if the
+/// stored origin is not an IP address.
+fn origin(sighting: &Sighting) -> Option<IpAddr> {
+    let ip = sighting.origin_ip.trim().parse::<IpAddr>().ok()?;
+    Some(crate::origin::canonical_ip(ip))
+}
+
+/// Reads the hosts that `policy` lists at `now` (Unix seconds) and the
+/// sightings that count for their listings, grouped by `group_by` and
+/// ordered by network.
+///
+/// A sighting counts as it does for the listing: it lies inside the
+/// listing window, after the latest delisting of its host, and its origin
+/// method has a weight above 0. `since` (Unix seconds) bounds the
+/// sightings further; hosts with no sighting left get no report.
 ///
 /// # Errors
 ///
@@ -128,14 +208,37 @@ pub fn build_reports(
     policy: &Policy,
     since: Option<i64>,
     group_by: GroupBy,
+    now: i64,
 ) -> Result<Vec<Report>, StoreError> {
-    let mut groups: BTreeMap<IpNet, Vec<Sighting>> = BTreeMap::new();
-    for sighting in store::sightings_since(conn, since)? {
-        let Ok(ip) = sighting.origin_ip.trim().parse::<IpAddr>() else {
+    let listed: HashMap<String, Listed> = listing::listed(conn, policy, now)?
+        .into_iter()
+        .map(|listed| (listed.listing.ip.clone(), listed))
+        .collect();
+    let mut delisted_at: HashMap<String, i64> = HashMap::new();
+    for delisting in store::delistings(conn)? {
+        let at = delisted_at
+            .entry(delisting.ip)
+            .or_insert(delisting.delisted_at);
+        *at = (*at).max(delisting.delisted_at);
+    }
+    let start = match (since, policy.query(now).since) {
+        (Some(since), Some(window)) => Some(since.max(window)),
+        (since, window) => since.or(window),
+    };
+
+    let mut groups: BTreeMap<IpNet, (Vec<Sighting>, Vec<Listed>)> = BTreeMap::new();
+    for sighting in store::sightings_since(conn, start)? {
+        let Some(ip) = origin(&sighting) else {
             continue;
         };
-        let ip = crate::origin::canonical_ip(ip);
-        if !policy.may_publish(IpNet::from(ip)) {
+        let key = store::listing_key(&sighting.origin_ip);
+        let Some(listed) = listed.get(&key) else {
+            continue;
+        };
+        let delisted = delisted_at
+            .get(&key)
+            .is_some_and(|at| sighting.seen_at <= *at);
+        if delisted || policy.weights.weight_of(&sighting.origin_method) <= 0.0 {
             continue;
         }
         let prefix = match (group_by, ip) {
@@ -147,11 +250,23 @@ pub fn build_reports(
         let Ok(network) = IpNet::new(ip, prefix) else {
             continue;
         };
-        groups.entry(network.trunc()).or_default().push(sighting);
+        let (sightings, listings) = groups.entry(network.trunc()).or_default();
+        sightings.push(sighting);
+        if !listings.iter().any(|known| known.network == listed.network) {
+            listings.push(listed.clone());
+        }
     }
     Ok(groups
         .into_iter()
-        .map(|(network, sightings)| Report { network, sightings })
+        .map(|(network, (sightings, mut listings))| {
+            listings.sort_by_key(|listed| listed.network);
+            Report {
+                network,
+                group_by,
+                sightings,
+                listings,
+            }
+        })
         .collect())
 }
 
@@ -189,7 +304,7 @@ mod tests {
             list_documentation_ranges: true,
             ..Policy::default()
         };
-        let per_ip = build_reports(&conn, &policy, None, GroupBy::Ip).unwrap();
+        let per_ip = build_reports(&conn, &policy, None, GroupBy::Ip, 1000).unwrap();
         let networks: Vec<String> = per_ip.iter().map(|r| r.network.to_string()).collect();
         assert_eq!(
             networks,
@@ -199,7 +314,7 @@ mod tests {
         assert_eq!(per_ip[0].sightings[0].seen_at, 50, "oldest first");
         assert_eq!(per_ip[0].file_name(), "arf-192.0.2.1_32.eml");
 
-        let per_net = build_reports(&conn, &policy, Some(150), GroupBy::Net24).unwrap();
+        let per_net = build_reports(&conn, &policy, Some(150), GroupBy::Net24, 1000).unwrap();
         let networks: Vec<String> = per_net.iter().map(|r| r.network.to_string()).collect();
         assert_eq!(networks, ["192.0.2.0/24", "2001:db8::/64"]);
         assert_eq!(per_net[0].sightings.len(), 1);

@@ -63,6 +63,19 @@ impl Default for MethodWeights {
     }
 }
 
+impl MethodWeights {
+    /// Returns the weight of a sighting with `origin_method` `method`, as the
+    /// `CASE` in [`listings`] computes it.
+    pub fn weight_of(&self, method: &str) -> f64 {
+        match method {
+            "connect" => self.connect,
+            "received" => self.received,
+            "bounce" => self.bounce,
+            _ => self.other,
+        }
+    }
+}
+
 /// Filters that select the sightings counted in listings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListingQuery {
