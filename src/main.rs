@@ -538,7 +538,13 @@ fn report(config: Config, args: ReportArgs) -> Result<ExitCode> {
     let envelope = arf::Envelope {
         from: args.from,
         to: args.to,
-        zone: config.export.zone.clone(),
+        // The zone the DNSBL is published under, by rbldnsd or BIND from
+        // the export, or by `wormsign dnsbl`.
+        zone: config
+            .export
+            .zone
+            .clone()
+            .or_else(|| config.dnsbl.configured_zone()),
     };
     for report in &reports {
         let path = args.output.join(report.file_name());

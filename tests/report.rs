@@ -525,6 +525,30 @@ fn report_names_zone_and_lookup_url() {
 }
 
 #[test]
+fn report_names_dnsbl_zone_without_export_zone() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (database, config) = prepare(dir.path());
+    std::fs::write(
+        &config,
+        format!(
+            "database = \"{}\"\n[listing]\nlist_documentation_ranges = true\n\
+             [dnsbl]\nzone = \"dnsbl.example.net\"\n",
+            database.display()
+        ),
+    )
+    .expect("write config");
+    report_files(dir.path(), &config, &[]);
+    let bytes =
+        std::fs::read(dir.path().join("reports/arf-192.0.2.10_32.eml")).expect("read report");
+    let message = MessageParser::default().parse(&bytes).expect("parse ARF");
+    let human = String::from_utf8_lossy(message.parts[1].contents()).into_owned();
+    assert!(
+        human.contains("dig +short 10.2.0.192.dnsbl.example.net A"),
+        "{human}"
+    );
+}
+
+#[test]
 fn report_text_columns_line_up() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (_database, config) = prepare(dir.path());

@@ -195,6 +195,13 @@ impl Settings {
         Ok(self)
     }
 
+    /// The zone `[dnsbl]` sets, without its trailing dot; `None` when the
+    /// zone is only the default.
+    pub fn configured_zone(&self) -> Option<String> {
+        self.zone_configured
+            .then(|| self.zone.to_string().trim_end_matches('.').to_string())
+    }
+
     /// Fills in the SOA and NS names that are not configured from the zone:
     /// `ns1.ZONE` and `hostmaster.ZONE`, as the export does.
     fn derive_names(&mut self) {
