@@ -122,11 +122,16 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
         }
     };
     match RuleSet::load(config.signatures.as_deref()) {
-        Ok(rules) => outln!(
-            "# {source}: valid; {} rules from {}",
-            rules.len(),
-            rules.source
-        )?,
+        Ok(rules) => {
+            outln!(
+                "# {source}: valid; {} rules from {}",
+                rules.len(),
+                rules.source
+            )?;
+            if let Some(warning) = unknown_family_warning(&config, &rules) {
+                eprintln!("{source}: warning: {warning}");
+            }
+        }
         Err(error) => {
             eprintln!("{source}: signatures: {error}");
             return Ok(ExitCode::from(1));
@@ -140,7 +145,27 @@ fn load_rules(config: &Config) -> Result<RuleSet> {
     let rules = RuleSet::load(config.signatures.as_deref())
         .context("cannot compile the rules; run `wormsign rules check` for details")?;
     info!(source = %rules.source, rules = rules.len(), "rules compiled");
+    if let Some(warning) = unknown_family_warning(config, &rules) {
+        warn!("{warning}");
+    }
     Ok(rules)
+}
+
+/// Returns a warning naming each `[[listing.return_codes]]` family that no
+/// loaded rule carries, because such an entry never matches a listing.
+fn unknown_family_warning(config: &Config, rules: &RuleSet) -> Option<String> {
+    let known = rules.families();
+    let unknown = config.listing.unknown_families(&known);
+    if unknown.is_empty() {
+        return None;
+    }
+    let unknown: Vec<String> = unknown.iter().map(|f| format!("{f:?}")).collect();
+    Some(format!(
+        "listing.return_codes: family {} is not the family of any rule from {}, so that entry never matches; known families: {}",
+        unknown.join(", "),
+        rules.source,
+        known.join(", ")
+    ))
 }
 
 fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {

@@ -372,10 +372,9 @@ impl Config {
             raw.trusted_networks.as_deref().unwrap_or_default(),
         )
         .map_err(|(key, message)| KeyError {
-            key: match key {
-                "trusted_networks" => key.to_string(),
-                "code" => "listing.return_codes.code".to_string(),
-                key => format!("listing.{key}"),
+            key: match key.as_str() {
+                "trusted_networks" => key,
+                _ => format!("listing.{key}"),
             },
             message,
         })?;
@@ -763,7 +762,7 @@ mod tests {
             ("[export]\nttl = 0", "line 2: export.ttl:"),
             (
                 "[listing]\n[[listing.return_codes]]\ncode = \"10.0.0.1\"",
-                "line 3: listing.return_codes.code:",
+                "line 3: listing.return_codes[0].code:",
             ),
         ];
         for (text, expected) in cases {
