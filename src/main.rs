@@ -363,6 +363,16 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     if args.output6.is_some() && format != export::Format::Rbldnsd {
         anyhow::bail!("--output6 applies to --format rbldnsd only");
     }
+    if let (Some(path), Some(path6)) = (&args.output, &args.output6)
+        && export::file_identity(path) == export::file_identity(path6)
+    {
+        anyhow::bail!(
+            "--output6 {} is the same file as --output {}, so the IPv6 data set would replace the IPv4 one: give --output6 a file of its own, or leave it out to write {}6",
+            path6.display(),
+            path.display(),
+            path.display()
+        );
+    }
     let policy = export_policy(&config, &args)?;
     let mut settings = config.export.clone();
     for name in args.zone.iter().chain(&args.nameservers) {
