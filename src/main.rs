@@ -413,22 +413,19 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         path6: args.output6,
     };
     let summary = export::export_to_file(&connection, &output, &policy, &options, now)?;
-    eprintln!(
-        "wrote {} {} to {}",
-        summary.entries,
-        if format == export::Format::Ndjson {
-            "sighting(s)"
-        } else {
-            "listing(s)"
-        },
-        output.path.display()
-    );
-    if format == export::Format::Rbldnsd {
-        eprintln!(
-            "wrote {} IPv6 listing(s) to {}",
-            summary.ipv6_entries,
-            output.ipv6_path().display()
-        );
+    let path = output.path.display();
+    let (ipv4, ipv6) = (summary.ipv4_listings, summary.ipv6_listings);
+    match format {
+        export::Format::Rbldnsd => {
+            eprintln!("wrote {ipv4} IPv4 listing(s) to {path}");
+            let path6 = output.ipv6_path();
+            eprintln!("wrote {ipv6} IPv6 listing(s) to {}", path6.display());
+        }
+        export::Format::Ndjson => eprintln!(
+            "wrote {} sighting(s) of {ipv4} IPv4 and {ipv6} IPv6 listing(s) to {path}",
+            summary.sightings
+        ),
+        _ => eprintln!("wrote {ipv4} IPv4 and {ipv6} IPv6 listing(s) to {path}"),
     }
     Ok(ExitCode::SUCCESS)
 }

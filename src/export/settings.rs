@@ -395,13 +395,18 @@ pub enum ExportError {
     },
 }
 
-/// The entry counts of one export.
+/// The counts of one export. The listing counts mean the same in every
+/// format: the rbldnsd IPv6 file holds the IPv6 listings, and the other
+/// formats hold both kinds in one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportSummary {
-    /// Entries in the main file: listings, or sightings for NDJSON.
-    pub entries: usize,
-    /// IPv6 listings in the rbldnsd IPv6 file.
-    pub ipv6_entries: usize,
+    /// IPv4 listings exported.
+    pub ipv4_listings: usize,
+    /// IPv6 listings (/64 networks) exported.
+    pub ipv6_listings: usize,
+    /// NDJSON lines, one per sighting of a listed host; 0 for the other
+    /// formats.
+    pub sightings: usize,
 }
 
 /// Reads the listings under `policy` at `now` and writes `output`
@@ -424,7 +429,12 @@ pub fn export_to_file(
             source,
         })
     };
-    let mut summary = ExportSummary::default();
+    let ipv6_listings = listed.iter().filter(|l| l.network.addr().is_ipv6()).count();
+    let mut summary = ExportSummary {
+        ipv4_listings: listed.len() - ipv6_listings,
+        ipv6_listings,
+        sightings: 0,
+    };
     match output.format {
         Format::Ndjson => {
             let keys: HashSet<String> = listed.iter().map(|l| l.listing.ip.clone()).collect();
@@ -432,20 +442,17 @@ pub fn export_to_file(
             let sightings = store::sightings_since(conn, since)?;
             let (text, count) = render_ndjson(&sightings, &keys);
             write(&output.path, &text)?;
-            summary.entries = count;
+            summary.sightings = count;
         }
         Format::Rbldnsd => {
             let ipv6 = render_rbldnsd_ip6(&listed, options, now);
             write(&output.ipv6_path(), &ipv6)?;
             let ipv4 = render(Format::Rbldnsd, &listed, options, now)?;
             write(&output.path, &ipv4)?;
-            summary.ipv6_entries = listed.iter().filter(|l| l.network.addr().is_ipv6()).count();
-            summary.entries = listed.len() - summary.ipv6_entries;
         }
         format => {
             let text = render(format, &listed, options, now)?;
             write(&output.path, &text)?;
-            summary.entries = listed.len();
         }
     }
     Ok(summary)
