@@ -175,8 +175,8 @@ fn repeated_export_failure_logged_once() {
     assert!(path.exists());
 }
 
-/// A config with two `[[listing.return_codes]]` entries, the second one
-/// `entry` (lines 7 and on).
+/// Returns a config with two `[[listing.return_codes]]` entries, the second
+/// one `entry` (lines 7 and on).
 fn return_codes_config(entry: &str) -> String {
     format!(
         "[listing]\nreturn_code = \"127.0.0.2\"\n[[listing.return_codes]]\nconfidence = \"low\"\n\

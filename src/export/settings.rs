@@ -283,7 +283,7 @@ fn check_distinct_files(outputs: &[Output]) -> Result<(), KeyError> {
     for (index, output) in outputs.iter().enumerate() {
         for (slot, (name, path)) in output.files().into_iter().enumerate() {
             let key = format!("export.outputs[{index}].{name}");
-            let what = if slot == 1 && output.path6.is_none() {
+            let description = if slot == 1 && output.path6.is_none() {
                 format!("{} (the IPv6 data set of {key})", path.display())
             } else {
                 format!("{} ({key})", path.display())
@@ -293,11 +293,11 @@ fn check_distinct_files(outputs: &[Output]) -> Result<(), KeyError> {
                 return Err(KeyError {
                     key,
                     message: format!(
-                        "{what} is the same file as {other}, so one export would replace the other: give each a file of its own"
+                        "{description} is the same file as {other}, so one export would replace the other: give each a file of its own"
                     ),
                 });
             }
-            seen.push((what, identity));
+            seen.push((description, identity));
         }
     }
     Ok(())
@@ -396,8 +396,8 @@ pub enum ExportError {
 }
 
 /// The counts of one export. The listing counts mean the same in every
-/// format: the rbldnsd IPv6 file holds the IPv6 listings, and the other
-/// formats hold both kinds in one file.
+/// format: the rbldnsd IPv6 file contains the IPv6 listings, and the
+/// other formats contain both kinds in one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportSummary {
     /// IPv4 listings exported.
