@@ -86,7 +86,7 @@ fn main() {
         println!(
             "run {run}: {elapsed:.3} s wall, {cpu:.2} s CPU, {} IPv4 and {} IPv6 listings \
              (steps: query {query:.3} s, policy {apply:.3} s, render and write {render:.3} s)",
-            summary.entries, summary.ipv6_entries
+            summary.ipv4_listings, summary.ipv6_listings
         );
         wall_times.push(elapsed);
         cpu_times.push(cpu);

@@ -122,11 +122,16 @@ fn config_check(path: Option<&Path>, config: Result<Config>) -> Result<ExitCode>
         }
     };
     match RuleSet::load(config.signatures.as_deref()) {
-        Ok(rules) => outln!(
-            "# {source}: valid; {} rules from {}",
-            rules.len(),
-            rules.source
-        )?,
+        Ok(rules) => {
+            outln!(
+                "# {source}: valid; {} rules from {}",
+                rules.len(),
+                rules.source
+            )?;
+            if let Some(warning) = unknown_family_warning(&config, &rules) {
+                eprintln!("{source}: warning: {warning}");
+            }
+        }
         Err(error) => {
             eprintln!("{source}: signatures: {error}");
             return Ok(ExitCode::from(1));
@@ -140,7 +145,27 @@ fn load_rules(config: &Config) -> Result<RuleSet> {
     let rules = RuleSet::load(config.signatures.as_deref())
         .context("cannot compile the rules; run `wormsign rules check` for details")?;
     info!(source = %rules.source, rules = rules.len(), "rules compiled");
+    if let Some(warning) = unknown_family_warning(config, &rules) {
+        warn!("{warning}");
+    }
     Ok(rules)
+}
+
+/// Returns a warning naming each `[[listing.return_codes]]` family that no
+/// loaded rule carries, because such an entry never matches a listing.
+fn unknown_family_warning(config: &Config, rules: &RuleSet) -> Option<String> {
+    let known = rules.families();
+    let unknown = config.listing.unknown_families(&known);
+    if unknown.is_empty() {
+        return None;
+    }
+    let unknown: Vec<String> = unknown.iter().map(|f| format!("{f:?}")).collect();
+    Some(format!(
+        "listing.return_codes: family {} is not the family of any rule from {}, so that entry never matches; known families: {}",
+        unknown.join(", "),
+        rules.source,
+        known.join(", ")
+    ))
 }
 
 fn run(mut config: Config, args: RunArgs) -> Result<ExitCode> {
@@ -338,6 +363,16 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
     if args.output6.is_some() && format != export::Format::Rbldnsd {
         anyhow::bail!("--output6 applies to --format rbldnsd only");
     }
+    if let (Some(path), Some(path6)) = (&args.output, &args.output6)
+        && export::file_identity(path) == export::file_identity(path6)
+    {
+        anyhow::bail!(
+            "--output6 {} is the same file as --output {}, so the IPv6 data set would replace the IPv4 one: give --output6 a file of its own, or leave it out to write {}6",
+            path6.display(),
+            path.display(),
+            path.display()
+        );
+    }
     let policy = export_policy(&config, &args)?;
     let mut settings = config.export.clone();
     for name in args.zone.iter().chain(&args.nameservers) {
@@ -378,22 +413,19 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         path6: args.output6,
     };
     let summary = export::export_to_file(&connection, &output, &policy, &options, now)?;
-    eprintln!(
-        "wrote {} {} to {}",
-        summary.entries,
-        if format == export::Format::Ndjson {
-            "sighting(s)"
-        } else {
-            "listing(s)"
-        },
-        output.path.display()
-    );
-    if format == export::Format::Rbldnsd {
-        eprintln!(
-            "wrote {} IPv6 listing(s) to {}",
-            summary.ipv6_entries,
-            output.ipv6_path().display()
-        );
+    let path = output.path.display();
+    let (ipv4, ipv6) = (summary.ipv4_listings, summary.ipv6_listings);
+    match format {
+        export::Format::Rbldnsd => {
+            eprintln!("wrote {ipv4} IPv4 listing(s) to {path}");
+            let path6 = output.ipv6_path();
+            eprintln!("wrote {ipv6} IPv6 listing(s) to {}", path6.display());
+        }
+        export::Format::Ndjson => eprintln!(
+            "wrote {} sighting(s) of {ipv4} IPv4 and {ipv6} IPv6 listing(s) to {path}",
+            summary.sightings
+        ),
+        _ => eprintln!("wrote {ipv4} IPv4 and {ipv6} IPv6 listing(s) to {path}"),
     }
     Ok(ExitCode::SUCCESS)
 }

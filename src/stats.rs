@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use rusqlite::{Connection, params};
 
 use crate::config::Config;
-use crate::listing::{self, date};
+use crate::listing::{self, Policy, date};
 use crate::store::{StoreError, sighting_count};
 
 /// Days shown in the per-day table and sparkline.
@@ -32,7 +32,8 @@ pub struct Summary {
     pub per_day: Vec<(String, u64)>,
     /// `(family or family.variant, count)`, most first.
     pub top_variants: Vec<(String, u64)>,
-    /// `(network, sightings, distinct hosts)`, most sightings first.
+    /// `(network, sightings, distinct hosts)`, most sightings first,
+    /// counting only hosts that the listing policy may publish.
     pub top_networks: Vec<(IpNet, u64, usize)>,
     /// Each configured export file and when it was last written.
     pub exports: Vec<(PathBuf, Option<SystemTime>)>,
@@ -98,7 +99,7 @@ pub fn collect(conn: &Connection, config: &Config, now: i64) -> Result<Summary, 
         .map_err(query_error)?;
     let top_variants = rows.collect::<Result<Vec<_>, _>>().map_err(query_error)?;
 
-    let top_networks = top_networks(conn, top_since).map_err(query_error)?;
+    let top_networks = top_networks(conn, &config.listing, top_since).map_err(query_error)?;
     let mut exports = Vec::new();
     for output in &config.export.outputs {
         let mut paths = vec![output.path.clone()];
@@ -124,9 +125,12 @@ pub fn collect(conn: &Connection, config: &Config, now: i64) -> Result<Summary, 
 }
 
 /// Counts sightings and distinct hosts per IPv4 /24 (IPv6 /64) and returns
-/// the [`TOP`] networks with the most sightings.
+/// the [`TOP`] networks with the most sightings. Hosts that `policy` never
+/// publishes (private, trusted, allowlisted ...) are left out, so the table
+/// shows only networks that can end up on the list.
 fn top_networks(
     conn: &Connection,
+    policy: &Policy,
     since: Option<i64>,
 ) -> rusqlite::Result<Vec<(IpNet, u64, usize)>> {
     let mut statement = conn.prepare_cached(
@@ -143,6 +147,9 @@ fn top_networks(
             continue;
         };
         let ip = crate::origin::canonical_ip(ip);
+        if !policy.may_publish(IpNet::from(ip)) {
+            continue;
+        }
         let prefix = if ip.is_ipv4() { 24 } else { 64 };
         let Ok(network) = IpNet::new(ip, prefix) else {
             continue;
@@ -195,15 +202,20 @@ impl Summary {
         for (name, count) in &self.top_variants {
             let _ = writeln!(out, "  {name:<24} {count:>8}");
         }
-        let _ = writeln!(out, "\nTop /24 networks, IPv6 /64 ({window}):");
+        let _ = writeln!(
+            out,
+            "\nTop /24 networks, IPv6 /64, of hosts that may be listed ({window}):"
+        );
         if self.top_networks.is_empty() {
             out.push_str("  none\n");
         }
         for (network, count, hosts) in &self.top_networks {
             let _ = writeln!(
                 out,
-                "  {:<24} {count:>8} sightings from {hosts} host(s)",
-                network.to_string()
+                "  {:<24} {count:>8} {} from {hosts} {}",
+                network.to_string(),
+                plural(*count as usize, "sighting", "sightings"),
+                plural(*hosts, "host", "hosts"),
             );
         }
 
@@ -223,6 +235,10 @@ impl Summary {
         }
         out
     }
+}
+
+fn plural(count: usize, one: &'static str, many: &'static str) -> &'static str {
+    if count == 1 { one } else { many }
 }
 
 /// Returns one block character per value, scaled to the maximum. A zero
@@ -305,11 +321,61 @@ mod tests {
         );
         let network: IpNet = "192.0.2.0/24".parse().unwrap();
         assert_eq!(summary.top_networks[0], (network, 3, 2));
+        assert!(
+            text_has_line(
+                &summary.render(),
+                "198.51.100.0/24",
+                "1 sighting from 1 host"
+            ),
+            "{}",
+            summary.render()
+        );
         let text = summary.render();
         assert!(
             text.contains("Listed hosts:  2 (IPv4 2, IPv6 /64 0)"),
             "{text}"
         );
         assert!(text.contains("no [[export.outputs]] configured"), "{text}");
+    }
+
+    fn text_has_line(text: &str, start: &str, end: &str) -> bool {
+        text.lines()
+            .any(|line| line.trim_start().starts_with(start) && line.ends_with(end))
+    }
+
+    #[test]
+    fn top_networks_skip_unpublishable_hosts() {
+        let directory = tempfile::tempdir().unwrap();
+        let mut conn = open(&directory.path().join("wormsign.db")).unwrap();
+        let now = 1_714_608_000;
+        insert_batch(
+            &mut conn,
+            &[
+                sample("10.1.2.3", now - 60, "Sober", "Q1"),
+                sample("10.1.2.4", now - 60, "Sober", "Q2"),
+                sample("203.0.113.9", now - 60, "Sober", "Q3"),
+                sample("203.0.113.10", now - 60, "Sober", "Q4"),
+            ],
+        )
+        .unwrap();
+        let config = Config::default();
+        let summary = collect(&conn, &config, now).unwrap();
+        assert_eq!(summary.listed_ipv4, 0);
+        assert!(
+            summary.top_networks.is_empty(),
+            "{:?}",
+            summary.top_networks
+        );
+
+        let mut config = Config::default();
+        config.listing.list_documentation_ranges = true;
+        let summary = collect(&conn, &config, now).unwrap();
+        let network: IpNet = "203.0.113.0/24".parse().unwrap();
+        assert_eq!(summary.top_networks, [(network, 2, 2)]);
+        let text = summary.render();
+        assert!(
+            text_has_line(&text, "203.0.113.0/24", "2 sightings from 2 hosts"),
+            "{text}"
+        );
     }
 }

@@ -174,3 +174,63 @@ fn repeated_export_failure_logged_once() {
     }
     assert!(path.exists());
 }
+
+/// Returns a config with two `[[listing.return_codes]]` entries, the second
+/// one `entry` (lines 7 and on).
+fn return_codes_config(entry: &str) -> String {
+    format!(
+        "[listing]\nreturn_code = \"127.0.0.2\"\n[[listing.return_codes]]\nconfidence = \"low\"\n\
+         code = \"127.0.0.4\"\n[[listing.return_codes]]\n{entry}\ncode = \"127.0.0.3\"\n"
+    )
+}
+
+#[test]
+fn config_check_rejects_bad_confidence() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    for value in ["hgh", "HIGH", ""] {
+        let config = return_codes_config(&format!("confidence = \"{value}\""));
+        let output = run_with_config(dir.path(), &config, &["config", "check"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{config}\n{stderr}");
+        let expected = format!(
+            "line 7: listing.return_codes[1].confidence: invalid confidence \"{value}\": use \"high\", \"medium\" or \"low\""
+        );
+        assert!(stderr.contains(&expected), "{config}\n{stderr}");
+    }
+}
+
+#[test]
+fn config_check_warns_unknown_family() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = return_codes_config("family = \"Sobre\"");
+    let output = run_with_config(dir.path(), &config, &["config", "check"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: listing.return_codes: family \"Sobre\" is not the family of any rule"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("known families: EICAR-Test-File, Sober"),
+        "{stderr}"
+    );
+
+    let config = return_codes_config("family = \"sober\"");
+    let output = run_with_config(dir.path(), &config, &["config", "check"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn run_warns_unknown_family() {
+    let milter = Milter::start(&return_codes_config("family = \"Sobre\""));
+    let log = milter.log();
+    assert!(log.contains("family \"Sobre\" is not the family"), "{log}");
+    assert!(
+        log.contains("known families: EICAR-Test-File, Sober"),
+        "{log}"
+    );
+}

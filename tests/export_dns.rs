@@ -520,6 +520,66 @@ fn export_rejects_bad_zone_name() {
 }
 
 #[test]
+fn export_rejects_output6_equal_to_output() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let path = dir.path().join("same");
+    let other_name = dir.path().join(".").join("same");
+    for path6 in [&path, &other_name] {
+        let output = wormsign(&config)
+            .args(["export", "--format", "rbldnsd", "--output"])
+            .arg(&path)
+            .arg("--output6")
+            .arg(path6)
+            .output()
+            .expect("run export");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        let expected = format!(
+            "--output6 {} is the same file as --output {}",
+            path6.display(),
+            path.display()
+        );
+        assert!(stderr.contains(&expected), "{stderr}");
+        assert!(!path.exists(), "export wrote {} anyway", path.display());
+    }
+}
+
+#[test]
+fn export_counts_listings_alike_in_every_format() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let cases = [
+        ("rbldnsd", "wrote 2 IPv4 listing(s) to "),
+        ("bind", "wrote 2 IPv4 and 1 IPv6 listing(s) to "),
+        ("plain", "wrote 2 IPv4 and 1 IPv6 listing(s) to "),
+        (
+            "ndjson",
+            "wrote 4 sighting(s) of 2 IPv4 and 1 IPv6 listing(s) to ",
+        ),
+    ];
+    for (format, expected) in cases {
+        let path = dir.path().join(format!("out.{format}"));
+        let output = wormsign(&config)
+            .args(["export", "--format", format, "--zone", ZONE])
+            .args(["--nameserver", "ns1.example.org", "--output"])
+            .arg(&path)
+            .output()
+            .expect("run export");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{format}: {stderr}");
+        assert!(stderr.contains(expected), "{format}: {stderr}");
+    }
+    let output = wormsign(&config)
+        .args(["export", "--format", "rbldnsd", "--output"])
+        .arg(dir.path().join("bl"))
+        .output()
+        .expect("run export");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("wrote 1 IPv6 listing(s) to "), "{stderr}");
+}
+
+#[test]
 fn delist_unseen_address_needs_force() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (_database, config) = prepare(dir.path());

@@ -196,3 +196,37 @@ fn authenticated_submission_ends_walk() {
     assert_eq!(origin.method, OriginMethod::Received);
     assert_eq!(origin.hop, Some(1));
 }
+
+#[test]
+fn webmail_on_msa_gives_originating_ip() {
+    // Webmail on the MSA 192.0.2.50 logs in to the MSA's own Postfix over
+    // loopback and records the user's address in X-Originating-IP.
+    let isp = TrustSettings::parse(Some(&["192.0.2.0/24"]), None, Some(&["192.0.2.50"])).unwrap();
+    let received = [
+        "from msa.isp.example (msa.isp.example [192.0.2.50]) by out.isp.example (Postfix) with ESMTP id 5E; Mon, 1 Jan 2024 10:00:02 +0000".to_owned(),
+        "from localhost (localhost [127.0.0.1]) by msa.isp.example (Postfix) with ESMTPSA id 7G; Mon, 1 Jan 2024 10:00:01 +0000".to_owned(),
+    ];
+    let originating = ["[203.0.113.44]".to_owned()];
+    let input = TrustInput {
+        client_ip: Some(ip("192.0.2.50")),
+        received: &received,
+        originating: &originating,
+        ..TrustInput::default()
+    };
+    let path = trust_path(&input, &isp);
+    let origin = path.origin.expect("no origin");
+    assert_eq!(origin.ip, ip("203.0.113.44"));
+    assert_eq!(origin.method, OriginMethod::Received);
+    assert_eq!(path.relays[2].source, RelaySource::Originating);
+
+    // Without the MSA in front, an authenticated loopback hop is a local
+    // program of the wormsign host: nothing below it is read.
+    let local = [received[1].clone()];
+    let input = TrustInput {
+        client_ip: Some(ip("127.0.0.1")),
+        client_authenticated: true,
+        received: &local,
+        originating: &originating,
+    };
+    assert_eq!(find_origin(&input, &isp), None);
+}

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::{Config, ListenAddr};
+use crate::origin::settings::INFERRED_TRUSTED;
 
 impl Config {
     /// Renders every setting, defaults included, as a TOML file that
@@ -36,27 +37,7 @@ impl Config {
                 out.push_str("# signatures: not set, the rules embedded in the binary are used\n")
             }
         }
-        let trust_keys = [
-            ("trusted_networks", &self.trusted_networks_text),
-            ("internal_networks", &self.internal_networks_text),
-            ("msa_networks", &self.msa_networks_text),
-        ];
-        for (key, entries) in trust_keys {
-            match entries {
-                Some(entries) => {
-                    let quoted: Vec<String> = entries.iter().map(|n| quote(n)).collect();
-                    let _ = writeln!(out, "{key} = [{}]", quoted.join(", "));
-                }
-                None => {
-                    let _ = writeln!(out, "# {key}: not set");
-                }
-            }
-        }
-        if self.trust.is_inferred() {
-            out.push_str(
-                "# trust is inferred: private ranges and authenticated relays are trusted\n",
-            );
-        }
+        self.trust_to_toml(&mut out);
         let _ = writeln!(out, "action = \"{}\"", self.action);
         let _ = writeln!(out, "on_error = \"{}\"", self.on_error);
         let _ = writeln!(out, "max_message_bytes = {}", self.max_message_bytes);
@@ -103,6 +84,64 @@ impl Config {
             }
             None => "inferred".to_string(),
         }
+    }
+
+    /// Writes the three trust lists as written, and for an unset one a
+    /// comment with the value in effect, so the output still reads back
+    /// to the same settings.
+    fn trust_to_toml(&self, out: &mut String) {
+        let list = |entries: &[String]| {
+            let quoted: Vec<String> = entries.iter().map(|n| toml_string(n)).collect();
+            format!("[{}]", quoted.join(", "))
+        };
+        let inferred = || {
+            let ranges: Vec<String> = INFERRED_TRUSTED.iter().map(|n| toml_string(n)).collect();
+            format!("[{}]", ranges.join(", "))
+        };
+        match (&self.trusted_networks_text, &self.internal_networks_text) {
+            (Some(trusted), Some(internal)) => {
+                let _ = writeln!(out, "trusted_networks = {}", list(trusted));
+                let _ = writeln!(out, "internal_networks = {}", list(internal));
+            }
+            (Some(trusted), None) => {
+                let _ = writeln!(out, "trusted_networks = {}", list(trusted));
+                let _ = writeln!(
+                    out,
+                    "# internal_networks: not set, so a copy of trusted_networks: {}",
+                    list(trusted)
+                );
+            }
+            (None, Some(internal)) => {
+                let _ = writeln!(
+                    out,
+                    "# trusted_networks: not set, so a copy of internal_networks: {}",
+                    list(internal)
+                );
+                let _ = writeln!(out, "internal_networks = {}", list(internal));
+            }
+            (None, None) => {
+                let _ = writeln!(
+                    out,
+                    "# trusted_networks: not set, so trust is inferred: {}",
+                    inferred()
+                );
+                let _ = writeln!(
+                    out,
+                    "# internal_networks: not set, so a copy of trusted_networks: {}",
+                    inferred()
+                );
+            }
+        }
+        match &self.msa_networks_text {
+            Some(msa) => {
+                let _ = writeln!(out, "msa_networks = {}", list(msa));
+            }
+            None => out.push_str("# msa_networks: not set, so no relay is an MSA\n"),
+        }
+        out.push_str(
+            "# loopback is always trusted and internal. An authenticated relay counts as\n\
+             # trusted, but one outside trusted_networks is the origin (the user who logged in).\n",
+        );
     }
 
     fn listing_to_toml(&self, out: &mut String) {
@@ -246,6 +285,42 @@ mod tests {
         assert_eq!(again.listing.weights.bounce, 0.0);
         assert_eq!(again.export.outputs.len(), 1);
         assert!(again.export.ip4tset);
+    }
+
+    #[test]
+    fn to_toml_shows_effective_trust() {
+        let cases = [
+            (
+                "trusted_networks = [\"192.0.2.0/24\"]",
+                "trusted_networks = [\"192.0.2.0/24\"]\n\
+                 # internal_networks: not set, so a copy of trusted_networks: [\"192.0.2.0/24\"]\n",
+            ),
+            (
+                "internal_networks = [\"192.0.2.0/24\"]",
+                "# trusted_networks: not set, so a copy of internal_networks: [\"192.0.2.0/24\"]\n\
+                 internal_networks = [\"192.0.2.0/24\"]\n",
+            ),
+            (
+                "",
+                "# trusted_networks: not set, so trust is inferred: [\"10/8\", ",
+            ),
+            ("", "# msa_networks: not set, so no relay is an MSA\n"),
+            (
+                "trusted_networks = [\"192.0.2.0/24\"]\nmsa_networks = [\"192.0.2.50\"]",
+                "msa_networks = [\"192.0.2.50\"]\n",
+            ),
+        ];
+        for (text, expected) in cases {
+            let config = Config::parse(text, Path::new("a.toml")).unwrap();
+            let rendered = config.to_toml();
+            assert!(rendered.contains(expected), "{text}\n{rendered}");
+            assert!(
+                rendered.contains("# trusted, but one outside trusted_networks is the origin"),
+                "{text}\n{rendered}"
+            );
+            let again = Config::parse(&rendered, Path::new("b.toml")).unwrap();
+            assert_eq!(again.to_toml(), rendered, "{text}");
+        }
     }
 
     #[test]

@@ -372,10 +372,9 @@ impl Config {
             raw.trusted_networks.as_deref().unwrap_or_default(),
         )
         .map_err(|(key, message)| KeyError {
-            key: match key {
-                "trusted_networks" => key.to_string(),
-                "code" => "listing.return_codes.code".to_string(),
-                key => format!("listing.{key}"),
+            key: match key.as_str() {
+                "trusted_networks" => key,
+                _ => format!("listing.{key}"),
             },
             message,
         })?;
@@ -753,6 +752,51 @@ mod tests {
     }
 
     #[test]
+    fn outputs_need_distinct_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bl");
+        let same = dir.path().join(".").join("bl");
+        let six = dir.path().join("bl6");
+        let cases = [
+            (
+                format!(
+                    "[[export.outputs]]\nformat = \"rbldnsd\"\npath = \"{}\"\npath6 = \"{}\"\n",
+                    path.display(),
+                    same.display()
+                ),
+                format!(
+                    "line 4: export.outputs[0].path6: {} (export.outputs[0].path6) is the same file as {} (export.outputs[0].path)",
+                    same.display(),
+                    path.display()
+                ),
+            ),
+            (
+                format!(
+                    "[[export.outputs]]\nformat = \"plain\"\npath = \"{}\"\n\
+                     [[export.outputs]]\nformat = \"rbldnsd\"\npath = \"{}\"\n",
+                    six.display(),
+                    path.display()
+                ),
+                format!(
+                    "export.outputs[1].path: {} (the IPv6 data set of export.outputs[1].path) is the same file as {} (export.outputs[0].path)",
+                    six.display(),
+                    six.display()
+                ),
+            ),
+        ];
+        for (text, expected) in &cases {
+            let error = parse(text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{text}\n{error}");
+        }
+        let distinct = format!(
+            "[[export.outputs]]\nformat = \"rbldnsd\"\npath = \"{}\"\npath6 = \"{}\"\n",
+            path.display(),
+            six.display()
+        );
+        assert_eq!(parse(&distinct).unwrap().export.outputs.len(), 1);
+    }
+
+    #[test]
     fn value_errors_use_dotted_keys() {
         let cases = [
             (
@@ -763,7 +807,7 @@ mod tests {
             ("[export]\nttl = 0", "line 2: export.ttl:"),
             (
                 "[listing]\n[[listing.return_codes]]\ncode = \"10.0.0.1\"",
-                "line 3: listing.return_codes.code:",
+                "line 3: listing.return_codes[0].code:",
             ),
         ];
         for (text, expected) in cases {

@@ -36,10 +36,8 @@ pub const DEFAULT_ZONE: &str = "bl.wormsign.test";
 /// the export, and where each now lives.
 const MOVED_KEYS: [(&str, &str); 7] = [
     ("dnsbl.ttl", "ttl in [export]"),
-    (
-        "dnsbl.negative_ttl",
-        "the SOA minimum of the export (300 seconds)",
-    ),
+    // No key sets the SOA minimum, so this one has no place to move to.
+    ("dnsbl.negative_ttl", ""),
     (
         "dnsbl.soa_mname",
         "the first entry of nameservers in [export]",
@@ -250,6 +248,12 @@ impl RawSettings {
             self.min_sightings.is_some(),
         ];
         match MOVED_KEYS.iter().zip(present).find(|(_, present)| *present) {
+            Some(((key, ""), _)) => Err((
+                *key,
+                "is no longer read from [dnsbl]: the negative-caching TTL is the SOA minimum \
+                 of the export, which is fixed at 300 seconds; remove the key"
+                    .to_string(),
+            )),
             Some(((key, place), _)) => Err((
                 *key,
                 format!(
@@ -389,5 +393,16 @@ mod tests {
             assert_eq!(found_key, key, "{text}");
             assert!(message.contains(value), "{text}: {message}");
         }
+    }
+
+    #[test]
+    fn negative_ttl_says_remove_key() {
+        let (key, message) = parse("negative_ttl = 5", "").unwrap_err();
+        assert_eq!(key, "dnsbl.negative_ttl");
+        assert!(
+            message.contains("fixed at 300 seconds; remove the key"),
+            "{message}"
+        );
+        assert!(!message.contains("move the value"), "{message}");
     }
 }

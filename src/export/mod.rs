@@ -33,7 +33,7 @@ pub use periodic::spawn_periodic_export;
 pub use rbldnsd::render_rbldnsd_ip6;
 pub use settings::{
     ExportError, ExportOptions, ExportSettings, ExportSummary, Output, RawExport, RawOutput,
-    check_domain_name, export_to_file,
+    check_domain_name, export_to_file, file_identity,
 };
 
 /// An export format.

@@ -1,5 +1,6 @@
-//! NDJSON: one sighting per line as a JSON object, so that other sites can
-//! merge feeds sighting by sighting and weigh the evidence themselves.
+//! NDJSON: one sighting per line as a self-contained JSON object, so that
+//! other sites can combine feeds with their own tools and weigh the
+//! evidence themselves. wormsign does not import feeds.
 //!
 //! ```json
 //! {"seen_at":"2024-05-01T12:00:00Z","origin_ip":"192.0.2.1","origin_method":"connect",
@@ -11,6 +12,8 @@
 //! Only sightings of listed hosts are written, oldest first. The header
 //! block, queue id and envelope sender stay out of the feed: they name the
 //! receiving site's users and servers, and abuse reports carry them instead.
+// TODO: `client_ip` and `helo` are the sensor's own SMTP client (often the
+// site's MSA or front MX) and do leave the site; no setting drops them yet.
 
 use std::collections::HashSet;
 

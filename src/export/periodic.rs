@@ -144,8 +144,9 @@ fn export_all(job: &Job) {
                 info!(
                     %format,
                     %path,
-                    entries = summary.entries,
-                    ipv6_entries = summary.ipv6_entries,
+                    ipv4_listings = summary.ipv4_listings,
+                    ipv6_listings = summary.ipv6_listings,
+                    sightings = summary.sightings,
                     "exported"
                 );
             }

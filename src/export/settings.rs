@@ -116,6 +116,21 @@ pub struct Output {
 }
 
 impl Output {
+    /// Returns each file the output writes, with the key that names it
+    /// (`path` or `path6`): one file, or two for rbldnsd.
+    pub fn files(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut files = vec![("path", self.path.clone())];
+        if self.format == Format::Rbldnsd {
+            let key = if self.path6.is_some() {
+                "path6"
+            } else {
+                "path"
+            };
+            files.push((key, self.ipv6_path()));
+        }
+        files
+    }
+
     /// Returns the IPv6 data set path of an rbldnsd output.
     pub fn ipv6_path(&self) -> PathBuf {
         self.path6.clone().unwrap_or_else(|| {
@@ -197,6 +212,7 @@ impl ExportSettings {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        check_distinct_files(&outputs)?;
         Ok(ExportSettings {
             zone: raw.zone,
             ttl: raw.ttl,
@@ -256,6 +272,53 @@ fn output_from_raw(raw: RawOutput, zone_complete: bool) -> Result<Output, (&'sta
         check_output_path(&output.ipv6_path()).map_err(|message| (key, message))?;
     }
     Ok(output)
+}
+
+/// Checks that no two outputs, and not the two data sets of one rbldnsd
+/// output, write the same file, because the later write would replace the
+/// earlier one without an error.
+fn check_distinct_files(outputs: &[Output]) -> Result<(), KeyError> {
+    // Each file written so far: its description and identity.
+    let mut seen: Vec<(String, PathBuf)> = Vec::new();
+    for (index, output) in outputs.iter().enumerate() {
+        for (slot, (name, path)) in output.files().into_iter().enumerate() {
+            let key = format!("export.outputs[{index}].{name}");
+            let description = if slot == 1 && output.path6.is_none() {
+                format!("{} (the IPv6 data set of {key})", path.display())
+            } else {
+                format!("{} ({key})", path.display())
+            };
+            let identity = file_identity(&path);
+            if let Some((other, _)) = seen.iter().find(|(_, seen)| *seen == identity) {
+                return Err(KeyError {
+                    key,
+                    message: format!(
+                        "{description} is the same file as {other}, so one export would replace the other: give each a file of its own"
+                    ),
+                });
+            }
+            seen.push((description, identity));
+        }
+    }
+    Ok(())
+}
+
+/// Returns a form of `path` under which two names of one file compare
+/// equal: the canonical path when the file exists, else the canonical
+/// directory joined with the file name, else `path` itself.
+// NOTE: hard links to one file keep distinct names and are not detected.
+pub fn file_identity(path: &Path) -> PathBuf {
+    if let Ok(canonical) = path.canonicalize() {
+        return canonical;
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    match (directory.canonicalize(), path.file_name()) {
+        (Ok(directory), Some(name)) => directory.join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// Checks that an export can be written to `path`: the path is not empty
@@ -332,13 +395,18 @@ pub enum ExportError {
     },
 }
 
-/// The entry counts of one export.
+/// The counts of one export. The listing counts mean the same in every
+/// format: the rbldnsd IPv6 file contains the IPv6 listings, and the
+/// other formats contain both kinds in one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExportSummary {
-    /// Entries in the main file: listings, or sightings for NDJSON.
-    pub entries: usize,
-    /// IPv6 listings in the rbldnsd IPv6 file.
-    pub ipv6_entries: usize,
+    /// IPv4 listings exported.
+    pub ipv4_listings: usize,
+    /// IPv6 listings (/64 networks) exported.
+    pub ipv6_listings: usize,
+    /// NDJSON lines, one per sighting of a listed host; 0 for the other
+    /// formats.
+    pub sightings: usize,
 }
 
 /// Reads the listings under `policy` at `now` and writes `output`
@@ -361,7 +429,12 @@ pub fn export_to_file(
             source,
         })
     };
-    let mut summary = ExportSummary::default();
+    let ipv6_listings = listed.iter().filter(|l| l.network.addr().is_ipv6()).count();
+    let mut summary = ExportSummary {
+        ipv4_listings: listed.len() - ipv6_listings,
+        ipv6_listings,
+        sightings: 0,
+    };
     match output.format {
         Format::Ndjson => {
             let keys: HashSet<String> = listed.iter().map(|l| l.listing.ip.clone()).collect();
@@ -369,20 +442,17 @@ pub fn export_to_file(
             let sightings = store::sightings_since(conn, since)?;
             let (text, count) = render_ndjson(&sightings, &keys);
             write(&output.path, &text)?;
-            summary.entries = count;
+            summary.sightings = count;
         }
         Format::Rbldnsd => {
             let ipv6 = render_rbldnsd_ip6(&listed, options, now);
             write(&output.ipv6_path(), &ipv6)?;
             let ipv4 = render(Format::Rbldnsd, &listed, options, now)?;
             write(&output.path, &ipv4)?;
-            summary.ipv6_entries = listed.iter().filter(|l| l.network.addr().is_ipv6()).count();
-            summary.entries = listed.len() - summary.ipv6_entries;
         }
         format => {
             let text = render(format, &listed, options, now)?;
             write(&output.path, &text)?;
-            summary.entries = listed.len();
         }
     }
     Ok(summary)

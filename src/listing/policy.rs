@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{date, network_is_listable};
 use crate::origin::NetworkList;
+use crate::scanner::Confidence;
 use crate::store::{Listing, ListingQuery, MethodWeights};
 
 /// Maximum length in bytes of the per-listing details appended to the TXT
@@ -53,10 +54,11 @@ pub struct RawReturnCode {
 /// A return code for listings of one worm family and/or confidence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReturnCodeRule {
-    /// Matches when the listing has a sighting of this family; `None`
-    /// matches any family.
+    /// Matches when the listing has a sighting of this family, compared
+    /// ASCII case-insensitively; `None` matches any family.
     pub family: Option<String>,
-    /// Matches the listing's highest confidence; `None` matches any.
+    /// Matches the listing's highest confidence (`high`, `medium` or
+    /// `low`); `None` matches any.
     pub confidence: Option<String>,
     /// The A value returned.
     pub code: Ipv4Addr,
@@ -108,24 +110,23 @@ impl Policy {
     ///
     /// # Errors
     ///
-    /// The config key and a message naming the bad value and the fix.
+    /// The config key inside `[listing]` (`return_codes[1].code` for an
+    /// entry of the array) and a message naming the bad value and the fix.
     pub fn from_raw(
         raw: RawListing,
         trusted_networks: &[String],
-    ) -> Result<Policy, (&'static str, String)> {
+    ) -> Result<Policy, (String, String)> {
         let min_sightings = raw.min_sightings.unwrap_or(1.0);
         if !min_sightings.is_finite() || min_sightings <= 0.0 {
             return Err((
-                "min_sightings",
+                "min_sightings".to_string(),
                 format!("{min_sightings} is invalid: use a number above 0, e.g. 1 or 2.5"),
             ));
         }
-        let hours = |key: &'static str, value: Option<u64>, default: u64| match value
-            .unwrap_or(default)
-        {
+        let hours = |key: &str, value: Option<u64>, default: u64| match value.unwrap_or(default) {
             0 => Ok(None),
             hours if hours > 24 * 365 * 100 => Err((
-                key,
+                key.to_string(),
                 format!(
                     "{hours} hours is out of range: use at most 876000 (100 years), or 0 for no limit"
                 ),
@@ -148,14 +149,14 @@ impl Policy {
         for value in [weights.connect, weights.received, weights.bounce] {
             if !value.is_finite() || value < 0.0 {
                 return Err((
-                    "weights",
+                    "weights".to_string(),
                     format!("{value} is invalid: a weight is a number from 0 (ignore) upwards"),
                 ));
             }
         }
 
         let allowlist = parse_networks(&raw.allowlist.unwrap_or_default())
-            .map_err(|message| ("allowlist", message))?;
+            .map_err(|message| ("allowlist".to_string(), message))?;
         let trusted: Vec<String> = trusted_networks
             .iter()
             .filter(|entry| !entry.trim_start().starts_with('!'))
@@ -169,23 +170,17 @@ impl Policy {
             .filter_map(|entry| parse_network(entry).ok())
             .collect();
         let trusted_list = NetworkList::parse(trusted_networks)
-            .map_err(|error| ("trusted_networks", error.to_string()))?;
+            .map_err(|error| ("trusted_networks".to_string(), error.to_string()))?;
 
         let return_code = parse_code(raw.return_code.as_deref().unwrap_or("127.0.0.2"))
-            .map_err(|message| ("return_code", message))?;
+            .map_err(|message| ("return_code".to_string(), message))?;
         let return_codes = raw
             .return_codes
             .unwrap_or_default()
             .into_iter()
-            .map(|rule| {
-                Ok(ReturnCodeRule {
-                    family: rule.family,
-                    confidence: rule.confidence,
-                    code: parse_code(&rule.code)?,
-                })
-            })
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|message| ("code", message))?;
+            .enumerate()
+            .map(|(index, rule)| return_code_rule(index, rule))
+            .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Policy {
             min_sightings,
@@ -235,15 +230,31 @@ impl Policy {
         self.return_codes
             .iter()
             .find(|rule| {
-                rule.family
+                rule.family.as_ref().is_none_or(|family| {
+                    listing
+                        .families
+                        .iter()
+                        .any(|listed| listed.eq_ignore_ascii_case(family))
+                }) && rule
+                    .confidence
                     .as_ref()
-                    .is_none_or(|family| listing.families.contains(family))
-                    && rule
-                        .confidence
-                        .as_ref()
-                        .is_none_or(|confidence| *confidence == listing.confidence)
+                    .is_none_or(|confidence| *confidence == listing.confidence)
             })
             .map_or(self.return_code, |rule| rule.code)
+    }
+
+    /// Returns the families named in `return_codes` that match none of
+    /// `known` (the families of the loaded rules), so no listing can match
+    /// their rule. Each is returned once, as written.
+    pub fn unknown_families(&self, known: &[String]) -> Vec<&str> {
+        let mut unknown: Vec<&str> = Vec::new();
+        for family in self.return_codes.iter().filter_map(|r| r.family.as_deref()) {
+            let is_known = known.iter().any(|k| k.eq_ignore_ascii_case(family));
+            if !is_known && !unknown.contains(&family) {
+                unknown.push(family);
+            }
+        }
+        unknown
     }
 
     /// Returns the TXT text of `listing` in rbldnsd template syntax: the
@@ -343,6 +354,37 @@ fn parse_network(entry: &str) -> Result<IpNet, String> {
     };
     parsed.ok_or_else(|| {
         format!("invalid network {entry:?}: write an address or CIDR prefix, e.g. 192.0.2.0/24 or 2001:db8::/48")
+    })
+}
+
+/// Validates entry `index` (0-based) of `[[listing.return_codes]]`.
+fn return_code_rule(index: usize, raw: RawReturnCode) -> Result<ReturnCodeRule, (String, String)> {
+    let key = |name: &str| format!("return_codes[{index}].{name}");
+    if let Some(confidence) = &raw.confidence
+        && Confidence::parse(confidence).is_none()
+    {
+        return Err((
+            key("confidence"),
+            format!(
+                "invalid confidence {confidence:?}: use \"high\", \"medium\" or \"low\" (lower case), or remove the key to match any"
+            ),
+        ));
+    }
+    if raw
+        .family
+        .as_ref()
+        .is_some_and(|family| family.trim().is_empty())
+    {
+        return Err((
+            key("family"),
+            "is empty: name a rule family such as \"Sober\", or remove the key to match any"
+                .to_string(),
+        ));
+    }
+    Ok(ReturnCodeRule {
+        family: raw.family,
+        confidence: raw.confidence,
+        code: parse_code(&raw.code).map_err(|message| (key("code"), message))?,
     })
 }
 

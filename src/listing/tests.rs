@@ -190,8 +190,65 @@ fn return_code_rules_first_match() {
 }
 
 #[test]
+fn return_code_family_ignores_case() {
+    let raw = RawListing {
+        list_documentation_ranges: Some(true),
+        return_codes: Some(vec![policy::RawReturnCode {
+            family: Some("sober".to_string()),
+            confidence: Some("high".to_string()),
+            code: "127.0.0.3".to_string(),
+        }]),
+        ..RawListing::default()
+    };
+    let policy = Policy::from_raw(raw, &[]).unwrap();
+    let mut sober = sample("192.0.2.1", NOW, "Sober", "Q1");
+    sober.confidence = "high".to_string();
+    let (_dir, conn) = database(&[sober]);
+    let listings = listed(&conn, &policy, NOW).unwrap();
+    assert_eq!(listings.len(), 1);
+    assert_eq!(listings[0].return_code.to_string(), "127.0.0.3");
+}
+
+#[test]
+fn unknown_families_listed_once() {
+    let family = |name: &str| policy::RawReturnCode {
+        family: Some(name.to_string()),
+        confidence: None,
+        code: "127.0.0.3".to_string(),
+    };
+    let raw = RawListing {
+        return_codes: Some(vec![family("SOBER"), family("Sobre"), family("Sobre")]),
+        ..RawListing::default()
+    };
+    let policy = Policy::from_raw(raw, &[]).unwrap();
+    let known = ["EICAR-Test-File".to_string(), "Sober".to_string()];
+    assert_eq!(policy.unknown_families(&known), ["Sobre"]);
+}
+
+#[test]
 fn policy_rejects_bad_values() {
-    let cases: [(RawListing, &str); 4] = [
+    let return_code = |family: Option<&str>, confidence: Option<&str>| RawListing {
+        return_codes: Some(vec![
+            policy::RawReturnCode {
+                family: None,
+                confidence: Some("low".to_string()),
+                code: "127.0.0.3".to_string(),
+            },
+            policy::RawReturnCode {
+                family: family.map(str::to_string),
+                confidence: confidence.map(str::to_string),
+                code: "127.0.0.4".to_string(),
+            },
+        ]),
+        ..RawListing::default()
+    };
+    let cases: [(RawListing, &str); 8] = [
+        (return_code(None, Some("hgh")), "return_codes[1].confidence"),
+        (
+            return_code(None, Some("HIGH")),
+            "return_codes[1].confidence",
+        ),
+        (return_code(Some(" "), None), "return_codes[1].family"),
         (
             RawListing {
                 min_sightings: Some(0.0),
@@ -219,6 +276,17 @@ fn policy_rejects_bad_values() {
                 ..RawListing::default()
             },
             "return_code",
+        ),
+        (
+            RawListing {
+                return_codes: Some(vec![policy::RawReturnCode {
+                    family: None,
+                    confidence: None,
+                    code: "10.0.0.2".to_string(),
+                }]),
+                ..RawListing::default()
+            },
+            "return_codes[0].code",
         ),
     ];
     for (raw, key) in cases {

@@ -27,7 +27,7 @@ use super::networks::{NetworkError, NetworkList, canonical_ip};
 /// addresses.
 // NOTE: only these ranges are inferred as trusted. SpamAssassin's own list
 // of private ranges (IP_PRIVATE) was not compared and may differ.
-const INFERRED_TRUSTED: [&str; 7] = [
+pub const INFERRED_TRUSTED: [&str; 7] = [
     "10/8",
     "172.16/12",
     "192.168/16",

@@ -134,10 +134,13 @@ pub fn find_origin(input: &TrustInput<'_>, settings: &TrustSettings) -> Option<O
 ///    trusted networks is the origin, because a user who logged in
 ///    submitted the message. An authenticated relay inside the trusted
 ///    networks is a trusted relay like any other: it is never the origin
-///    and the walk reads the header it wrote. On loopback it is a local
-///    program or user of this host and the result is `None`.
+///    and the walk reads the header it wrote. On loopback, unless below an
+///    MSA, it is a local program or user of this host and the result is
+///    `None`.
 /// 2. The first relay below an MSA that is not loopback is the origin:
-///    the client that submitted the message to the MSA.
+///    the client that submitted the message to the MSA. Loopback hops
+///    below an MSA, authenticated or not, are skipped: they are programs
+///    on the MSA host such as webmail.
 /// 3. The first untrusted relay is the origin.
 /// 4. A Received header that yields no relay address, read while still
 ///    inside the trusted path, ends the walk with `None`: the trusted
@@ -278,8 +281,11 @@ impl<'s> Walk<'s> {
                 self.searching = false;
             }
             below_msa
-        } else if relay.hop.authenticated && loopback {
-            // Rule 1: a local program or user of this host.
+        } else if relay.hop.authenticated && loopback && !self.below_msa {
+            // Rule 1: a local program or user of this host. Below an MSA,
+            // loopback is the MSA handing mail to itself (webmail that logs
+            // in over loopback) and is skipped by rule 2 like any loopback
+            // hop there, so the originating-IP header below it still counts.
             self.searching = false;
             false
         } else if relay.hop.authenticated && !self.settings.is_trusted(relay.ip) {

@@ -137,6 +137,14 @@ impl RuleSet {
         self.meta.is_empty()
     }
 
+    /// Returns the distinct meta `family` values of the rules, sorted.
+    pub fn families(&self) -> Vec<String> {
+        let mut families: Vec<String> = self.meta.values().map(|m| m.family.clone()).collect();
+        families.sort();
+        families.dedup();
+        families
+    }
+
     /// Scans one object. `timeout_secs` bounds libyara's scan time.
     ///
     /// # Errors
