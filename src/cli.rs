@@ -232,6 +232,11 @@ pub struct ExportArgs {
     /// (overrides `[export] rbldnsd_ipv4_type`).
     #[arg(long)]
     pub ip4tset: bool,
+    /// For `--format ndjson`: write `client_ip` and `helo` as null. They
+    /// name the SMTP client that handed the message to this site, often
+    /// its own MSA or front MX (overrides `[export] ndjson_sensor_fields`).
+    #[arg(long)]
+    pub no_sensor_fields: bool,
 }
 
 #[derive(Debug, Args)]

@@ -385,6 +385,9 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         settings.nameservers = args.nameservers.clone();
     }
     settings.ip4tset |= args.ip4tset;
+    if args.no_sensor_fields {
+        settings.ndjson_sensor_fields = Some(false);
+    }
     let options = settings.options(&policy);
     let database = args.database.clone().unwrap_or(config.database);
     let connection = store::open_for_reading(&database)?;
@@ -395,7 +398,8 @@ fn export(config: Config, args: ExportArgs) -> Result<ExitCode> {
         if format == export::Format::Ndjson {
             let keys = listed.iter().map(|l| l.listing.ip.clone()).collect();
             let sightings = store::sightings_since(&connection, policy.query(now).since)?;
-            out!("{}", export::render_ndjson(&sightings, &keys).0)?;
+            let text = export::render_ndjson(&sightings, &keys, options.ndjson_sensor_fields).0;
+            out!("{text}")?;
             return Ok(ExitCode::SUCCESS);
         }
         out!("{}", export::render(format, &listed, &options, now)?)?;

@@ -425,6 +425,47 @@ fn export_flags_override_weights_and_allowlist() {
 }
 
 #[test]
+fn ndjson_can_leave_out_sensor_fields() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (_database, config) = prepare(dir.path());
+    let field_values = |ndjson: &str, key: &str| -> Vec<serde_json::Value> {
+        ndjson
+            .lines()
+            .map(|line| {
+                let row: serde_json::Value = serde_json::from_str(line).expect("JSON line");
+                row[key].clone()
+            })
+            .collect()
+    };
+    let full = run_ok(wormsign(&config).args(["export", "--format", "ndjson"]));
+    assert!(
+        field_values(&full, "helo")
+            .iter()
+            .all(|v| v == "pc.example"),
+        "{full}"
+    );
+
+    let bare =
+        run_ok(wormsign(&config).args(["export", "--format", "ndjson", "--no-sensor-fields"]));
+    assert_eq!(bare.lines().count(), full.lines().count());
+    for key in ["client_ip", "helo"] {
+        assert!(
+            field_values(&bare, key)
+                .iter()
+                .all(serde_json::Value::is_null),
+            "{bare}"
+        );
+    }
+
+    // The same from the config file.
+    let text = std::fs::read_to_string(&config).expect("read config");
+    let text = text.replace("[export]\n", "[export]\nndjson_sensor_fields = false\n");
+    std::fs::write(&config, text).expect("write config");
+    let configured = run_ok(wormsign(&config).args(["export", "--format", "ndjson"]));
+    assert_eq!(configured, bare);
+}
+
+#[test]
 fn export_bind_without_zone_fails_clearly() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (database, _config) = prepare(dir.path());

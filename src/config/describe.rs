@@ -203,6 +203,12 @@ impl Config {
         }
         let ipv4_type = if export.ip4tset { "ip4tset" } else { "ip4set" };
         let _ = writeln!(out, "rbldnsd_ipv4_type = \"{ipv4_type}\"");
+        match export.ndjson_sensor_fields {
+            Some(value) => {
+                let _ = writeln!(out, "ndjson_sensor_fields = {value}");
+            }
+            None => out.push_str("# ndjson_sensor_fields = true (the default)\n"),
+        }
         let _ = writeln!(
             out,
             "interval_secs = {}",

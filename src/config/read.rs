@@ -74,6 +74,7 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "hostmaster",
             "interval_secs",
             "rbldnsd_ipv4_type",
+            "ndjson_sensor_fields",
             "outputs",
         ],
     ),

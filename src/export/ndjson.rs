@@ -12,8 +12,11 @@
 //! Only sightings of listed hosts are written, oldest first. The header
 //! block, queue id and envelope sender stay out of the feed: they name the
 //! receiving site's users and servers, and abuse reports carry them instead.
-// TODO: `client_ip` and `helo` are the sensor's own SMTP client (often the
-// site's MSA or front MX) and do leave the site; no setting drops them yet.
+//!
+//! `client_ip` and `helo` name the SMTP client that handed the message to
+//! this site, often its own MSA or front MX. They are written unless
+//! `ndjson_sensor_fields = false` in `[export]` or `--no-sensor-fields`
+//! turn them into `null`, so every line keeps the same keys.
 
 use std::collections::HashSet;
 
@@ -40,7 +43,12 @@ struct FeedSighting<'a> {
 
 /// Renders the sightings whose listing key is in `listed_keys`, one JSON
 /// object per line, and returns the text and the number of lines.
-pub fn render_ndjson(sightings: &[Sighting], listed_keys: &HashSet<String>) -> (String, usize) {
+/// Without `sensor_fields`, `client_ip` and `helo` are written as `null`.
+pub fn render_ndjson(
+    sightings: &[Sighting],
+    listed_keys: &HashSet<String>,
+    sensor_fields: bool,
+) -> (String, usize) {
     let mut out = String::new();
     let mut count = 0;
     for sighting in sightings {
@@ -56,8 +64,8 @@ pub fn render_ndjson(sightings: &[Sighting], listed_keys: &HashSet<String>) -> (
             rule: &sighting.rule,
             confidence: &sighting.confidence,
             message_id: sighting.message_id.as_deref(),
-            client_ip: sighting.client_ip.as_deref(),
-            helo: sighting.helo.as_deref(),
+            client_ip: sighting.client_ip.as_deref().filter(|_| sensor_fields),
+            helo: sighting.helo.as_deref().filter(|_| sensor_fields),
             size: sighting.size,
             evidence: &sighting.evidence,
         };
@@ -87,7 +95,7 @@ mod tests {
             .iter()
             .map(|k| k.to_string())
             .collect();
-        let (text, count) = render_ndjson(&sightings, &keys);
+        let (text, count) = render_ndjson(&sightings, &keys, true);
         assert_eq!(count, 2);
         let lines: Vec<serde_json::Value> = text
             .lines()
@@ -103,5 +111,22 @@ mod tests {
         assert_eq!(lines[1]["family"], "Mydoom");
         assert!(lines[0].get("headers").is_none());
         assert!(!text.contains("someone@example.com"), "{text}");
+    }
+
+    #[test]
+    fn ndjson_without_sensor_fields_writes_null() {
+        let sightings = [sample("192.0.2.1", 0, "Sober", "Q1")];
+        let keys: HashSet<String> = ["192.0.2.1".to_string()].into_iter().collect();
+        let (with, _) = render_ndjson(&sightings, &keys, true);
+        let with: serde_json::Value = serde_json::from_str(with.trim()).unwrap();
+        assert!(with["client_ip"].is_string(), "{with}");
+        assert!(with["helo"].is_string(), "{with}");
+
+        let (without, count) = render_ndjson(&sightings, &keys, false);
+        assert_eq!(count, 1);
+        let without: serde_json::Value = serde_json::from_str(without.trim()).unwrap();
+        assert!(without["client_ip"].is_null(), "{without}");
+        assert!(without["helo"].is_null(), "{without}");
+        assert_eq!(without["origin_ip"], "192.0.2.1");
     }
 }

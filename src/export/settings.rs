@@ -41,6 +41,9 @@ pub struct ExportOptions {
     /// the default A value and TXT, so per-listing return codes and details
     /// are left out.
     pub ip4tset: bool,
+    /// Whether NDJSON lines carry `client_ip` and `helo`: the SMTP client
+    /// that handed the message to this site, often its own MSA or front MX.
+    pub ndjson_sensor_fields: bool,
 }
 
 impl Default for ExportOptions {
@@ -66,6 +69,7 @@ impl ExportOptions {
             return_code: policy.return_code,
             txt_template: policy.txt_template.clone(),
             ip4tset: false,
+            ndjson_sensor_fields: true,
         }
     }
 
@@ -94,6 +98,7 @@ pub struct RawExport {
     pub hostmaster: Option<String>,
     pub interval_secs: Option<u64>,
     pub rbldnsd_ipv4_type: Option<String>,
+    pub ndjson_sensor_fields: Option<bool>,
     pub outputs: Option<Vec<RawOutput>>,
 }
 
@@ -152,6 +157,9 @@ pub struct ExportSettings {
     pub interval: Option<Duration>,
     /// See [`ExportOptions::ip4tset`].
     pub ip4tset: bool,
+    /// See [`ExportOptions::ndjson_sensor_fields`]; `None` is the default,
+    /// true.
+    pub ndjson_sensor_fields: Option<bool>,
     pub outputs: Vec<Output>,
 }
 
@@ -220,6 +228,7 @@ impl ExportSettings {
             hostmaster: raw.hostmaster,
             interval,
             ip4tset,
+            ndjson_sensor_fields: raw.ndjson_sensor_fields,
             outputs,
         })
     }
@@ -233,6 +242,7 @@ impl ExportSettings {
             nameservers: self.nameservers.clone(),
             hostmaster: self.hostmaster.clone(),
             ip4tset: self.ip4tset,
+            ndjson_sensor_fields: self.ndjson_sensor_fields.unwrap_or(true),
             ..defaults
         }
     }
@@ -440,7 +450,7 @@ pub fn export_to_file(
             let keys: HashSet<String> = listed.iter().map(|l| l.listing.ip.clone()).collect();
             let since = policy.query(now).since;
             let sightings = store::sightings_since(conn, since)?;
-            let (text, count) = render_ndjson(&sightings, &keys);
+            let (text, count) = render_ndjson(&sightings, &keys, options.ndjson_sensor_fields);
             write(&output.path, &text)?;
             summary.sightings = count;
         }
