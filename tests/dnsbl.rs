@@ -6,7 +6,8 @@
 mod common;
 
 use std::fs;
-use std::net::IpAddr;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -123,6 +124,11 @@ fn write_config(dir: &Path, port: u16) -> PathBuf {
 
 /// [`write_config`] with the database polled every `poll_interval_ms`.
 fn write_config_polling(dir: &Path, port: u16, poll_interval_ms: u64) -> PathBuf {
+    write_config_with(dir, port, poll_interval_ms, "")
+}
+
+/// [`write_config_polling`] with `extra` lines at the end of [dnsbl].
+fn write_config_with(dir: &Path, port: u16, poll_interval_ms: u64, extra: &str) -> PathBuf {
     let path = dir.join(format!("wormsign-{port}.toml"));
     let ns: Vec<String> = NS.iter().map(|name| format!("\"{name}\"")).collect();
     let text = format!(
@@ -130,7 +136,7 @@ fn write_config_polling(dir: &Path, port: u16, poll_interval_ms: u64) -> PathBuf
          allowlist = [\"{ALLOWLISTED}/32\"]\n\n\
          [[listing.return_codes]]\nfamily = \"Mydoom\"\ncode = \"{MYDOOM_CODE}\"\n\n\
          [export]\nzone = \"{ZONE}\"\nttl = {TTL}\nnameservers = [{}]\nhostmaster = \"{RNAME}\"\n\n\
-         [dnsbl]\nlisten = \"127.0.0.1:{port}\"\npoll_interval_ms = {poll_interval_ms}\n",
+         [dnsbl]\nlisten = \"127.0.0.1:{port}\"\npoll_interval_ms = {poll_interval_ms}\n{extra}",
         ns.join(", ")
     );
     fs::write(&path, text).expect("write the config file");
@@ -157,7 +163,22 @@ impl Server {
     }
 
     fn spawn_wormsign(dir: &Path, database: &Path, port: u16, poll_interval_ms: u64) -> Server {
-        let config = write_config_polling(dir, port, poll_interval_ms);
+        Server::spawn_wormsign_with(dir, database, port, poll_interval_ms, "")
+    }
+
+    /// Starts `wormsign dnsbl` with `extra` lines in [dnsbl].
+    fn start_wormsign_with(dir: &Path, database: &Path, extra: &str) -> Server {
+        start_on_free_port(|port| Server::spawn_wormsign_with(dir, database, port, 100, extra))
+    }
+
+    fn spawn_wormsign_with(
+        dir: &Path,
+        database: &Path,
+        port: u16,
+        poll_interval_ms: u64,
+        extra: &str,
+    ) -> Server {
+        let config = write_config_with(dir, port, poll_interval_ms, extra);
         let log = dir.join("dnsbl.log");
         let child = Command::new(wormsign_bin())
             .arg("--config")
@@ -578,6 +599,34 @@ fn dnsbl_rejects_bad_config_and_missing_database() {
     assert!(stderr.contains("line 3"), "{stderr}");
     assert!(stderr.contains("ttl in [export]"), "{stderr}");
 
+    fs::write(
+        &config,
+        "[dnsbl]\nlisten = \"127.0.0.1:0\"\nmax_tcp_connections = 0\n",
+    )
+    .expect("write config");
+    let output = Command::new(wormsign_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .output()
+        .expect("run wormsign config check");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(stderr.contains("max_tcp_connections"), "{stderr}");
+    assert!(stderr.contains("0 is out of range"), "{stderr}");
+
+    fs::write(&config, "[dnsbl]\nmax_tcp_connections = 8\n").expect("write config");
+    let output = Command::new(wormsign_bin())
+        .arg("--config")
+        .arg(&config)
+        .args(["config", "check"])
+        .output()
+        .expect("run wormsign config check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("max_tcp_connections = 8"), "{stdout}");
+
     let missing = dir.path().join("missing.db");
     let output = Command::new(wormsign_bin())
         .args(["dnsbl", "--listen", "127.0.0.1:0"])
@@ -792,10 +841,62 @@ fn cpu_ticks(pid: u32) -> u64 {
     user + system
 }
 
+/// Opens `count` TCP connections to `port` that send nothing, stopping at
+/// the first that fails to connect within 500 ms.
+fn idle_connections(port: u16, count: usize) -> Vec<TcpStream> {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut connections = Vec::new();
+    for _ in 0..count {
+        match TcpStream::connect_timeout(&address, Duration::from_millis(500)) {
+            Ok(stream) => connections.push(stream),
+            Err(_) => break,
+        }
+    }
+    connections
+}
+
+/// Writes `message` with the 2-byte length that DNS over TCP puts first.
+fn send_framed(stream: &mut TcpStream, message: &[u8]) {
+    let length = u16::try_from(message.len()).expect("message under 64 KiB");
+    let mut framed = length.to_be_bytes().to_vec();
+    framed.extend_from_slice(message);
+    stream.write_all(&framed).expect("send over TCP");
+}
+
+/// Reads one length-prefixed message; `None` when the connection is closed
+/// or nothing arrives within the stream's read timeout.
+fn read_framed(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut length = [0u8; 2];
+    stream.read_exact(&mut length).ok()?;
+    let mut message = vec![0u8; usize::from(u16::from_be_bytes(length))];
+    stream.read_exact(&mut message).ok()?;
+    Some(message)
+}
+
+/// Connects to `port` over TCP with a read timeout of `timeout`.
+fn tcp_client(port: u16, timeout: Duration) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect over TCP");
+    stream
+        .set_read_timeout(Some(timeout))
+        .expect("set the read timeout");
+    stream
+}
+
+/// Sends `message` over UDP and returns the whole response.
+fn udp_exchange(port: u16, message: &[u8]) -> Vec<u8> {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("set the read timeout");
+    socket
+        .send_to(message, ("127.0.0.1", port))
+        .expect("send the query");
+    let mut buffer = [0u8; 4096];
+    let (length, _) = socket.recv_from(&mut buffer).expect("UDP response");
+    buffer[..length].to_vec()
+}
+
 #[test]
-#[ignore = "design: hickory-server 0.26 retries accept() at once on EMFILE, so a \
-            client that holds enough TCP connections makes the responder spin; \
-            fixing it needs an own TCP accept loop with a connection cap"]
 fn dnsbl_tcp_flood_does_not_spin() {
     require_tool("dig");
     let dir = TempDir::new().expect("temporary directory");
@@ -804,7 +905,8 @@ fn dnsbl_tcp_flood_does_not_spin() {
         let config = write_config_polling(dir.path(), port, 100);
         let log = dir.path().join("dnsbl.log");
         // A low descriptor limit stands in for a flood of many more
-        // connections against the usual limit.
+        // connections against the usual limit; the default cap of 256
+        // connections is above it, so accept() fails with EMFILE.
         let child = Command::new("sh")
             .arg("-c")
             .arg("ulimit -n 64 && exec \"$0\" \"$@\"")
@@ -820,14 +922,7 @@ fn dnsbl_tcp_flood_does_not_spin() {
         Server { child, port, log }
     });
 
-    let mut connections = Vec::new();
-    for _ in 0..100 {
-        let address = std::net::SocketAddr::from(([127, 0, 0, 1], server.port));
-        match std::net::TcpStream::connect_timeout(&address, Duration::from_millis(500)) {
-            Ok(stream) => connections.push(stream),
-            Err(_) => break,
-        }
-    }
+    let connections = idle_connections(server.port, 100);
     thread::sleep(Duration::from_millis(500));
     let before = cpu_ticks(server.child.id());
     thread::sleep(Duration::from_secs(2));
@@ -839,5 +934,191 @@ fn dnsbl_tcp_flood_does_not_spin() {
     assert!(
         spent < 50,
         "{spent} ticks of CPU in 2 s while {open} connections were open"
+    );
+    let log = server.log();
+    assert_eq!(
+        log.matches("failed to accept a TCP connection").count(),
+        1,
+        "one warning per burst of accept errors:\n{log}"
+    );
+    assert!(log.contains("open files"), "{log}");
+
+    // Once the flood is gone, TCP clients are served again.
+    let listed = format!("2.0.0.127.{ZONE}");
+    let started = Instant::now();
+    let mut answer = server.dig(&listed, "A", &["+tcp", "+short"]);
+    while answer.trim() != "127.0.0.2" && started.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(100));
+        answer = server.dig(&listed, "A", &["+tcp", "+short"]);
+    }
+    assert_eq!(answer.trim(), "127.0.0.2", "{}", server.log());
+    assert!(
+        server.log().contains("accepting TCP connections again"),
+        "{}",
+        server.log()
+    );
+}
+
+#[test]
+fn dnsbl_tcp_clients_wait_for_a_free_slot() {
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign_with(dir.path(), &database, "max_tcp_connections = 4\n");
+    let query = dns_message(0, 1, &[(&format!("2.0.0.127.{ZONE}"), 1, 1)]);
+
+    let mut held = idle_connections(server.port, 4);
+    assert_eq!(held.len(), 4);
+    // Let the server accept all four before the fifth client comes.
+    thread::sleep(Duration::from_millis(300));
+    let mut fifth = tcp_client(server.port, Duration::from_secs(1));
+    send_framed(&mut fifth, &query);
+    let before = cpu_ticks(server.child.id());
+    assert_eq!(
+        read_framed(&mut fifth),
+        None,
+        "the fifth client was served while four connections were open"
+    );
+    let spent = cpu_ticks(server.child.id()) - before;
+    assert!(spent < 25, "{spent} ticks of CPU in 1 s at the limit");
+    assert!(
+        server.log().contains("TCP connection limit reached"),
+        "{}",
+        server.log()
+    );
+
+    // One connection closes and the fifth client gets its answer, as UDP's.
+    drop(held.pop());
+    fifth
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("set the read timeout");
+    let response = read_framed(&mut fifth).expect("an answer once a slot is free");
+    assert_eq!(response, udp_exchange(server.port, &query));
+}
+
+#[test]
+fn dnsbl_tcp_answers_match_udp() {
+    require_tool("dig");
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    const A: u16 = 1;
+    const NS_TYPE: u16 = 2;
+    const SOA: u16 = 6;
+    const TXT: u16 = 16;
+    const ANY: u16 = 255;
+    const IN: u16 = 1;
+    let listed = query_name("192.0.2.1");
+    let listed6 = query_name("2001:db8::25");
+    let unlisted = query_name("192.0.2.99");
+    let test_entry = format!("2.0.0.127.{ZONE}");
+    let test_entry6 = query_name("::ffff:7f00:2");
+    let never = format!("1.0.0.127.{ZONE}");
+    let queries: Vec<(&str, u16)> = vec![
+        (&listed, A),
+        (&listed, TXT),
+        (&listed, ANY),
+        (&listed6, A),
+        (&unlisted, A),
+        (ZONE, SOA),
+        (ZONE, NS_TYPE),
+        (ZONE, ANY),
+        (&test_entry, A),
+        (&test_entry, TXT),
+        (&test_entry6, A),
+        (&never, A),
+        ("example.org", A),
+    ];
+
+    // dig sees the same answer over both transports.
+    for (name, kind) in &queries {
+        let kind_text = match *kind {
+            A => "A",
+            NS_TYPE => "NS",
+            SOA => "SOA",
+            TXT => "TXT",
+            _ => "ANY",
+        };
+        let tcp = Answer::parse(&server.dig(name, kind_text, &["+tcp", "+noedns"]));
+        assert_eq!(tcp, server.answer(name, kind_text), "{name} {kind_text}");
+    }
+
+    // Byte for byte, with all queries sent at once on one connection.
+    let messages: Vec<Vec<u8>> = queries
+        .iter()
+        .map(|(name, kind)| dns_message(0, 1, &[(name, *kind, IN)]))
+        .collect();
+    let mut client = tcp_client(server.port, Duration::from_secs(2));
+    for message in &messages {
+        send_framed(&mut client, message);
+    }
+    for (message, (name, kind)) in messages.iter().zip(&queries) {
+        let tcp = read_framed(&mut client).expect("a TCP answer");
+        assert_eq!(tcp, udp_exchange(server.port, message), "{name} {kind}");
+    }
+
+    // A message that only has a readable header gets the same FORMERR.
+    let well_formed = &messages[0];
+    let cut_short = &well_formed[..well_formed.len() - 3];
+    send_framed(&mut client, cut_short);
+    let tcp = read_framed(&mut client).expect("a FORMERR over TCP");
+    assert_eq!(tcp[3] & 0x0f, 1, "FORMERR");
+    assert_eq!(tcp, udp_exchange(server.port, cut_short));
+}
+
+#[test]
+fn dnsbl_tcp_closes_connection_on_bad_framing() {
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    let server = Server::start_wormsign(dir.path(), &database);
+    let query = dns_message(0, 1, &[(&format!("2.0.0.127.{ZONE}"), 1, 1)]);
+
+    let bad_framing: [(&str, Vec<u8>); 3] = [
+        ("shorter than a header", vec![0, 5, 0x12, 0x34, 0, 0, 0]),
+        // hickory's framing reads nothing for a length of 0 until more
+        // bytes come (or the idle timeout closes the connection).
+        ("length 0", {
+            let mut bytes = vec![0, 0];
+            bytes.extend_from_slice(&(query.len() as u16).to_be_bytes());
+            bytes.extend_from_slice(&query);
+            bytes
+        }),
+        ("length beyond the data", {
+            let mut bytes = vec![0xff, 0xff];
+            bytes.extend_from_slice(&query);
+            bytes
+        }),
+    ];
+    for (case, bytes) in bad_framing {
+        let mut client = tcp_client(server.port, Duration::from_secs(15));
+        send_framed(&mut client, &query);
+        assert!(read_framed(&mut client).is_some(), "{case}: first answer");
+        client.write_all(&bytes).expect("send the bad frame");
+        if case == "length beyond the data" {
+            // The server waits for the rest until the idle timeout.
+            client
+                .shutdown(std::net::Shutdown::Write)
+                .expect("half-close");
+        }
+        let started = Instant::now();
+        let mut rest = Vec::new();
+        // A close with unread bytes in the server's buffer is a reset.
+        let read = client.read_to_end(&mut rest);
+        let closed = match &read {
+            Ok(_) => true,
+            Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
+        };
+        assert!(
+            closed && rest.is_empty(),
+            "{case}: the server must close the connection, got {read:?} {rest:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{case}");
+    }
+
+    // The server keeps serving TCP.
+    let mut client = tcp_client(server.port, Duration::from_secs(2));
+    send_framed(&mut client, &query);
+    assert_eq!(
+        read_framed(&mut client).expect("an answer"),
+        udp_exchange(server.port, &query)
     );
 }

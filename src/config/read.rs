@@ -47,7 +47,10 @@ const SECTION_KEYS: &[(&str, &[&str])] = &[
             "max_compression_ratio",
         ],
     ),
-    ("dnsbl", &["listen", "zone", "poll_interval_ms"]),
+    (
+        "dnsbl",
+        &["listen", "zone", "poll_interval_ms", "max_tcp_connections"],
+    ),
     (
         "listing",
         &[
@@ -86,6 +89,7 @@ const INTEGER_RANGES: &[(&str, &str)] = &[
     ("scan_timeout_secs", "from 1 to 600"),
     ("max_concurrent_scans", "0 (one per CPU core) or more"),
     ("dnsbl.poll_interval_ms", "from 10 to 3600000"),
+    ("dnsbl.max_tcp_connections", "from 1 to 65535"),
     ("listing.window_hours", "from 0 (no limit) to 876000"),
     ("listing.expire_after_hours", "from 0 (no limit) to 876000"),
     ("export.ttl", "from 1 to 4294967295"),

@@ -7,10 +7,11 @@
 //! - [`handler`]: the answers, the same as rbldnsd gives on the exported data;
 //! - [`reload`]: polls the database and swaps in new listings while serving;
 //! - [`settings`]: the `[dnsbl]` section, joined with the `[listing]` and
-//!   `[export]` settings it shares with the export.
+//!   `[export]` settings it shares with the export;
+//! - [`tcp`]: the TCP accept loop, with a cap on connections served at once.
 //!
-//! [`run`] serves UDP and TCP on one address until its shutdown future
-//! completes. The binary's `dnsbl` command binds with [`bind`], installs the
+//! [`run`] serves UDP (through hickory-server) and TCP (through [`tcp`]) on
+//! one address until its shutdown future completes. The binary's `dnsbl` command binds with [`bind`], installs the
 //! signal handlers (SIGHUP requests a reload) and calls [`run`].
 
 pub mod handler;
@@ -18,6 +19,7 @@ pub mod listing_set;
 pub mod name;
 pub mod reload;
 pub mod settings;
+pub mod tcp;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -28,7 +30,7 @@ use std::time::Duration;
 use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::Notify;
-use tracing::info;
+use tracing::{error, info};
 
 pub use listing_set::ListingSet;
 pub use settings::{RawSettings, Settings};
@@ -36,10 +38,6 @@ pub use settings::{RawSettings, Settings};
 use crate::store::StoreError;
 
 /// How long a TCP client may stay idle before its connection is closed.
-// TODO: cap the number of concurrent TCP connections; hickory-server 0.26
-// accepts any number, and only this timeout closes idle ones. Once the
-// descriptors run out, its accept loop retries at once on EMFILE and keeps
-// one core busy until connections close.
 const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Responses queued per TCP connection before the server waits for the
@@ -135,9 +133,17 @@ pub async fn run(
             trigger.request();
         }
     });
+    let tcp_responder = Arc::new(handler::Responder::new(&settings, shared.clone()));
     let mut server = Server::new(handler::Responder::new(&settings, shared));
     server.register_socket(udp);
-    server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
+    let limits = tcp::Limits {
+        max_connections: settings.max_tcp_connections,
+        idle_timeout: TCP_IDLE_TIMEOUT,
+        response_buffer: TCP_RESPONSE_BUFFER,
+    };
+    // The server's token, so that a graceful shutdown stops TCP as well.
+    let stop_tcp = server.shutdown_token().clone();
+    let tcp_task = tokio::spawn(tcp::serve(tcp, tcp_responder, limits, stop_tcp.clone()));
     info!(
         version = env!("CARGO_PKG_VERSION"),
         listen = %local,
@@ -145,6 +151,7 @@ pub async fn run(
         database = %database.display(),
         ipv4,
         ipv6,
+        max_tcp_connections = settings.max_tcp_connections,
         "wormsign DNSBL responder started"
     );
 
@@ -152,6 +159,10 @@ pub async fn run(
         result = server.block_until_done() => result,
         () = shutdown => server.shutdown_gracefully().await,
     };
+    stop_tcp.cancel();
+    if let Err(error) = tcp_task.await {
+        error!(%error, "the TCP server task failed");
+    }
     requests.abort();
     reloader.stop();
     info!("wormsign DNSBL responder stopped");

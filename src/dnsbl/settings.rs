@@ -7,6 +7,7 @@
 //! listen = "127.0.0.1:7353"           # UDP and TCP
 //! zone = "bl.example.org"             # default: zone in [export]
 //! poll_interval_ms = 1000             # how often to check the database
+//! max_tcp_connections = 256           # TCP clients served at once
 //! ```
 //!
 //! Everything else comes from the sections `wormsign export --format
@@ -31,6 +32,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7353";
 /// Zone served when neither `[dnsbl]` nor `[export]` sets one. `.test` is
 /// reserved (RFC 6761), so this default never collides with a real list.
 pub const DEFAULT_ZONE: &str = "bl.wormsign.test";
+/// TCP connections served at once when `max_tcp_connections` is not set.
+/// Each takes one file descriptor, and the usual limit is 1024.
+pub const DEFAULT_MAX_TCP_CONNECTIONS: usize = 256;
+/// The largest `max_tcp_connections`.
+const MAX_TCP_CONNECTIONS: usize = 65_535;
 
 /// Keys that `[dnsbl]` had before it shared its policy and zone data with
 /// the export, and where each now lives.
@@ -55,6 +61,7 @@ pub struct RawSettings {
     pub listen: Option<String>,
     pub zone: Option<String>,
     pub poll_interval_ms: Option<u64>,
+    pub max_tcp_connections: Option<u64>,
     // Old keys, read only to name their new place in the error.
     ttl: Option<toml::Value>,
     negative_ttl: Option<toml::Value>,
@@ -76,6 +83,9 @@ pub struct Settings {
     zone_configured: bool,
     /// How often the database is checked for changes.
     pub poll_interval: Duration,
+    /// TCP connections served at once; further clients wait in the
+    /// listen backlog until one closes.
+    pub max_tcp_connections: usize,
     /// TTL in seconds of A, TXT, SOA and NS answers (`ttl` in `[export]`).
     pub ttl: u32,
     /// SOA refresh, retry and expire in seconds, as the export writes them.
@@ -136,6 +146,7 @@ impl Settings {
                 format!("{poll_ms} is out of range: use 10 to 3600000 milliseconds"),
             ));
         }
+        let max_tcp_connections = max_tcp_connections(raw.max_tcp_connections)?;
         let zone_text = raw
             .zone
             .as_deref()
@@ -161,6 +172,7 @@ impl Settings {
             zone,
             zone_configured: raw.zone.is_some(),
             poll_interval: Duration::from_millis(poll_ms),
+            max_tcp_connections,
             ttl: options.ttl,
             refresh: options.refresh,
             retry: options.retry,
@@ -232,6 +244,7 @@ impl Settings {
             );
         }
         let _ = writeln!(out, "poll_interval_ms = {}", self.poll_interval.as_millis());
+        let _ = writeln!(out, "max_tcp_connections = {}", self.max_tcp_connections);
         out
     }
 }
@@ -264,6 +277,24 @@ impl RawSettings {
             None => Ok(()),
         }
     }
+}
+
+fn max_tcp_connections(value: Option<u64>) -> Result<usize, (&'static str, String)> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_MAX_TCP_CONNECTIONS);
+    };
+    usize::try_from(value)
+        .ok()
+        .filter(|count| (1..=MAX_TCP_CONNECTIONS).contains(count))
+        .ok_or_else(|| {
+            (
+                "dnsbl.max_tcp_connections",
+                format!(
+                    "{value} is out of range: use 1 to {MAX_TCP_CONNECTIONS} connections, \
+                     and fewer than the open-file limit (ulimit -n)"
+                ),
+            )
+        })
 }
 
 fn parse_zone(text: &str) -> Result<Name, (&'static str, String)> {
@@ -326,6 +357,7 @@ mod tests {
         assert_eq!(settings.ns, vec![settings.soa_mname.clone()]);
         assert_eq!(settings.ttl, 2100);
         assert_eq!(settings.negative_ttl, 300);
+        assert_eq!(settings.max_tcp_connections, DEFAULT_MAX_TCP_CONNECTIONS);
     }
 
     #[test]
@@ -352,7 +384,12 @@ mod tests {
 
     #[test]
     fn to_toml_reads_back() {
-        let settings = parse("listen = \"[::1]:5300\"\nzone = \"BL.Example.org\"\n", "").unwrap();
+        let settings = parse(
+            "listen = \"[::1]:5300\"\nzone = \"BL.Example.org\"\nmax_tcp_connections = 4\n",
+            "",
+        )
+        .unwrap();
+        assert_eq!(settings.max_tcp_connections, 4);
         let text = settings.to_toml();
         let section = text.strip_prefix("\n[dnsbl]\n").unwrap();
         assert_eq!(parse(section, "").unwrap(), settings);
@@ -383,6 +420,16 @@ mod tests {
             ("zone = \"bad name\"", "dnsbl.zone", "bad name"),
             ("zone = \".\"", "dnsbl.zone", "root"),
             ("poll_interval_ms = 0", "dnsbl.poll_interval_ms", "0"),
+            (
+                "max_tcp_connections = 0",
+                "dnsbl.max_tcp_connections",
+                "0 is out of range",
+            ),
+            (
+                "max_tcp_connections = 70000",
+                "dnsbl.max_tcp_connections",
+                "70000 is out of range",
+            ),
             ("ttl = 60", "dnsbl.ttl", "ttl in [export]"),
             ("ns = []", "dnsbl.ns", "nameservers in [export]"),
             ("txt_template = \"x\"", "dnsbl.txt_template", "[listing]"),
