@@ -93,6 +93,13 @@ fn fixture_sightings() -> Vec<Sighting> {
     ]
 }
 
+/// Creates a temporary directory with a database of [`fixture_sightings`].
+fn fixture_database() -> (TempDir, PathBuf) {
+    let dir = TempDir::new().expect("temporary directory");
+    let database = create_database(dir.path(), &fixture_sightings());
+    (dir, database)
+}
+
 /// Creates the database and delists [`DELISTED`] with `wormsign delist`,
 /// when `sightings` has it.
 fn create_database(dir: &Path, sightings: &[Sighting]) -> PathBuf {
@@ -381,8 +388,7 @@ fn query_name(ip: &str) -> String {
 #[test]
 fn dnsbl_matches_rbldnsd() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let rbldnsd = Server::start_rbldnsd(dir.path(), &database);
     let wormsign = Server::start_wormsign(dir.path(), &database);
 
@@ -469,8 +475,7 @@ fn dnsbl_matches_rbldnsd() {
 #[test]
 fn dnsbl_reloads_when_database_changes() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = Server::start_wormsign(dir.path(), &database);
     let name = query_name("198.51.100.200");
     assert_eq!(server.answer(&name, "A").status, "NXDOMAIN");
@@ -501,8 +506,7 @@ fn dnsbl_reloads_when_database_changes() {
 #[test]
 fn dnsbl_reloads_on_sighup() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     // An hour between polls: within this test only SIGHUP reloads.
     let mut server = Server::start_wormsign_polling(dir.path(), &database, 3_600_000);
     let name = query_name("198.51.100.201");
@@ -552,8 +556,7 @@ fn dnsbl_reloads_on_sighup() {
 #[test]
 fn dnsbl_answers_over_tcp_and_with_edns() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = Server::start_wormsign(dir.path(), &database);
     let name = query_name("192.0.2.1");
 
@@ -663,25 +666,35 @@ fn dns_message(flags: u16, question_count: u16, questions: &[(&str, u16, u16)]) 
 /// Sends `message` over UDP and returns the response code, or `None` when
 /// no response arrives within 1 s.
 fn response_code(port: u16, message: &[u8]) -> Option<u8> {
+    let response = udp_query(port, message, Duration::from_secs(1))?;
+    assert!(
+        response.len() >= 12,
+        "short response: {} bytes",
+        response.len()
+    );
+    assert_eq!(&response[..2], &message[..2], "response id");
+    Some(response[3] & 0x0f)
+}
+
+/// Sends `message` over UDP from a new socket and returns the response, or
+/// `None` when none arrives within `timeout`.
+fn udp_query(port: u16, message: &[u8], timeout: Duration) -> Option<Vec<u8>> {
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
     socket
-        .set_read_timeout(Some(Duration::from_secs(1)))
+        .set_read_timeout(Some(timeout))
         .expect("set the read timeout");
     socket
         .send_to(message, ("127.0.0.1", port))
         .expect("send the query");
     let mut buffer = [0u8; 4096];
     let (length, _) = socket.recv_from(&mut buffer).ok()?;
-    assert!(length >= 12, "short response: {length} bytes");
-    assert_eq!(&buffer[..2], &message[..2], "response id");
-    Some(buffer[3] & 0x0f)
+    Some(buffer[..length].to_vec())
 }
 
 #[test]
 fn dnsbl_survives_malformed_queries() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = Server::start_wormsign(dir.path(), &database);
     let listed = format!("2.0.0.127.{ZONE}");
     const A: u16 = 1;
@@ -745,8 +758,7 @@ fn dnsbl_survives_malformed_queries() {
 #[test]
 fn dnsbl_follows_replaced_database() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = Server::start_wormsign(dir.path(), &database);
     let old_host = query_name("192.0.2.1");
     let new_host = query_name("198.51.100.201");
@@ -796,8 +808,7 @@ fn dnsbl_follows_replaced_database() {
 #[test]
 fn dnsbl_stops_on_sigterm() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let mut server = Server::start_wormsign(dir.path(), &database);
     let kill = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
@@ -883,24 +894,17 @@ fn tcp_client(port: u16, timeout: Duration) -> TcpStream {
 }
 
 /// Sends `message` over UDP and returns the whole response.
+///
+/// # Panics
+/// Panics when no response arrives within 2 s.
 fn udp_exchange(port: u16, message: &[u8]) -> Vec<u8> {
-    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket");
-    socket
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("set the read timeout");
-    socket
-        .send_to(message, ("127.0.0.1", port))
-        .expect("send the query");
-    let mut buffer = [0u8; 4096];
-    let (length, _) = socket.recv_from(&mut buffer).expect("UDP response");
-    buffer[..length].to_vec()
+    udp_query(port, message, Duration::from_secs(2)).expect("a UDP response within 2 s")
 }
 
 #[test]
 fn dnsbl_tcp_flood_does_not_spin() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = start_on_free_port(|port| {
         let config = write_config_polling(dir.path(), port, 100);
         let log = dir.path().join("dnsbl.log");
@@ -961,8 +965,7 @@ fn dnsbl_tcp_flood_does_not_spin() {
 
 #[test]
 fn dnsbl_tcp_clients_wait_for_a_free_slot() {
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = Server::start_wormsign_with(dir.path(), &database, "max_tcp_connections = 4\n");
     let query = dns_message(0, 1, &[(&format!("2.0.0.127.{ZONE}"), 1, 1)]);
 
@@ -998,8 +1001,7 @@ fn dnsbl_tcp_clients_wait_for_a_free_slot() {
 #[test]
 fn dnsbl_tcp_answers_match_udp() {
     require_tool("dig");
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = Server::start_wormsign(dir.path(), &database);
     const A: u16 = 1;
     const NS_TYPE: u16 = 2;
@@ -1067,8 +1069,7 @@ fn dnsbl_tcp_answers_match_udp() {
 
 #[test]
 fn dnsbl_tcp_closes_connection_on_bad_framing() {
-    let dir = TempDir::new().expect("temporary directory");
-    let database = create_database(dir.path(), &fixture_sightings());
+    let (dir, database) = fixture_database();
     let server = Server::start_wormsign(dir.path(), &database);
     let query = dns_message(0, 1, &[(&format!("2.0.0.127.{ZONE}"), 1, 1)]);
 

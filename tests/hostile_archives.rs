@@ -10,8 +10,9 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use hostile_support::{
-    NAME_RULE, PAYLOAD, PAYLOAD_NAME, PAYLOAD_RULE, ScanRun, analyse, assert_small, describe,
-    has_anomaly, matched, matched_anywhere, message_with_attachment, scan_binary,
+    NAME_RULE, PAYLOAD, PAYLOAD_NAME, PAYLOAD_RULE, ScanRun, analyse, assert_anomaly,
+    assert_matched, assert_matched_anywhere, assert_small, describe, has_anomaly, matched,
+    message_with_attachment, scan_binary,
 };
 
 fn zip_of(members: &[(&str, &[u8])], method: CompressionMethod) -> Vec<u8> {
@@ -60,11 +61,7 @@ fn nested_past_depth_limit() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        has_anomaly(&verdict, "archive-too-deep", "2!"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_anomaly(&verdict, "archive-too-deep", "2!");
     let run = scan_small(&raw);
     assert!(run.line.contains("archive-too-deep"), "{}", run.line);
 }
@@ -97,16 +94,8 @@ fn recursive_zip_bomb() {
 
     // The depth limit stops the walk three archives down, and the object
     // limit stops it before all 16^3 members at that depth are listed.
-    assert!(
-        has_anomaly(&verdict, "archive-too-deep", "2!"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "too-many-parts", "2!"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_anomaly(&verdict, "archive-too-deep", "2!");
+    assert_anomaly(&verdict, "too-many-parts", "2!");
     let run = scan_small(&raw);
     assert!(run.line.contains("incomplete"), "{}", run.line);
 }
@@ -169,16 +158,8 @@ fn overlapping_entry_zip_bomb() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched_anywhere(&verdict, PAYLOAD_RULE),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "archive-overlapping-entries", "2"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched_anywhere(&verdict, PAYLOAD_RULE);
+    assert_anomaly(&verdict, "archive-overlapping-entries", "2");
     // The kernel is read once; the other entries keep only their names.
     let kernels_read = verdict
         .matches
@@ -186,11 +167,7 @@ fn overlapping_entry_zip_bomb() {
         .filter(|m| m.rule == PAYLOAD_RULE)
         .count();
     assert_eq!(kernels_read, 1, "{}", describe(&verdict));
-    assert!(
-        has_anomaly(&verdict, "too-many-parts", "2!"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_anomaly(&verdict, "too-many-parts", "2!");
     let run = scan_small(&raw);
     assert!(run.line.contains("incomplete"), "{}", run.line);
 }
@@ -204,11 +181,7 @@ fn huge_ratio_member() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        has_anomaly(&verdict, "archive-ratio-exceeded", "2!zeros.bin"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_anomaly(&verdict, "archive-ratio-exceeded", "2!zeros.bin");
     let run = scan_small(&raw);
     assert!(run.line.contains("archive-ratio-exceeded"), "{}", run.line);
 }
@@ -241,16 +214,8 @@ fn encrypted_member_name_still_scanned() {
     let verdict = analyse(&raw);
 
     let member = format!("2!docs/{PAYLOAD_NAME}");
-    assert!(
-        matched(&verdict, NAME_RULE, &member),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "archive-encrypted", &member),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, NAME_RULE, &member);
+    assert_anomaly(&verdict, "archive-encrypted", &member);
     let run = scan_small(&raw);
     assert!(run.line.contains("archive-encrypted"), "{}", run.line);
 }
@@ -269,11 +234,7 @@ fn zip64_archive_read() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2!payload.bin"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2!payload.bin");
     assert!(verdict.anomalies.is_empty(), "{}", describe(&verdict));
     scan_small(&raw);
 }
@@ -293,16 +254,8 @@ fn damaged_central_directory_falls_back() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2!payload.bin"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "archive-damaged", "2"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2!payload.bin");
+    assert_anomaly(&verdict, "archive-damaged", "2");
     scan_small(&raw);
 }
 
@@ -318,16 +271,8 @@ fn zip_behind_leading_bytes() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2!payload.bin"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "archive-leading-bytes", "2"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2!payload.bin");
+    assert_anomaly(&verdict, "archive-leading-bytes", "2");
     scan_small(&raw);
 }
 

@@ -5,8 +5,9 @@
 mod hostile_support;
 
 use hostile_support::{
-    NAME_RULE, PAYLOAD, PAYLOAD_NAME, PAYLOAD_RULE, analyse, assert_small, base64_lines, describe,
-    has_anomaly, matched, matched_anywhere, scan_binary,
+    NAME_RULE, PAYLOAD, PAYLOAD_NAME, PAYLOAD_RULE, analyse, assert_anomaly, assert_matched,
+    assert_matched_anywhere, assert_small, base64_lines, describe, has_anomaly, matched,
+    matched_anywhere, scan_binary,
 };
 
 const HEADERS: &str =
@@ -41,16 +42,8 @@ fn missing_boundary_parameter() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched_anywhere(&verdict, PAYLOAD_RULE),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "bad-boundary", ""),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched_anywhere(&verdict, PAYLOAD_RULE);
+    assert_anomaly(&verdict, "bad-boundary", "");
 }
 
 #[test]
@@ -64,16 +57,8 @@ fn wrong_boundary_parameter() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched_anywhere(&verdict, PAYLOAD_RULE),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "bad-boundary", ""),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched_anywhere(&verdict, PAYLOAD_RULE);
+    assert_anomaly(&verdict, "bad-boundary", "");
 }
 
 #[test]
@@ -95,16 +80,8 @@ fn broken_base64_decoded_leniently() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "bad-encoding", "2"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2");
+    assert_anomaly(&verdict, "bad-encoding", "2");
 }
 
 #[test]
@@ -126,16 +103,8 @@ fn broken_quoted_printable_decoded_leniently() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "bad-encoding", "2"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2");
+    assert_anomaly(&verdict, "bad-encoding", "2");
 }
 
 /// Uuencodes `data` as one `begin 644 NAME` ... `end` block.
@@ -170,16 +139,8 @@ fn uuencoded_block_in_text_body() {
     let verdict = analyse(&raw);
 
     let object = format!("1!{PAYLOAD_NAME}");
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, &object),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        matched(&verdict, NAME_RULE, &object),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, &object);
+    assert_matched(&verdict, NAME_RULE, &object);
 }
 
 #[test]
@@ -198,11 +159,7 @@ fn uuencode_transfer_encoding() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched_anywhere(&verdict, PAYLOAD_RULE),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched_anywhere(&verdict, PAYLOAD_RULE);
 }
 
 #[test]
@@ -213,16 +170,8 @@ fn uuencoded_block_without_end_is_reported() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched_anywhere(&verdict, PAYLOAD_RULE),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "bad-encoding", "1"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched_anywhere(&verdict, PAYLOAD_RULE);
+    assert_anomaly(&verdict, "bad-encoding", "1");
 }
 
 #[test]
@@ -241,7 +190,7 @@ fn file_name_only_in_content_type() {
 
     let verdict = analyse(&raw);
 
-    assert!(matched(&verdict, NAME_RULE, "2"), "{}", describe(&verdict));
+    assert_matched(&verdict, NAME_RULE, "2");
 }
 
 #[test]
@@ -335,16 +284,8 @@ fn parts_nested_100_deep() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "1"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "mime-too-deep", "2."),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "1");
+    assert_anomaly(&verdict, "mime-too-deep", "2.");
     assert_small(&scan_binary(&raw));
 }
 
@@ -363,16 +304,8 @@ fn hundred_thousand_parts() {
 
     let verdict = analyse(raw.as_bytes());
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "1"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "too-many-parts", ""),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "1");
+    assert_anomaly(&verdict, "too-many-parts", "");
     let run = scan_binary(raw.as_bytes());
     assert_small(&run);
     assert!(run.line.contains("too-many-parts"), "{}", run.line);
@@ -394,11 +327,7 @@ fn one_mebibyte_header() {
 
     let verdict = analyse(raw.as_bytes());
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "1"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "1");
     assert_small(&scan_binary(raw.as_bytes()));
 }
 
@@ -413,11 +342,7 @@ fn nul_bytes_in_headers_and_body() {
 
     let verdict = analyse(raw.as_bytes());
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2");
 }
 
 #[test]
@@ -438,11 +363,7 @@ fn eight_bit_headers_in_unknown_charset() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2");
 }
 
 #[test]
@@ -460,16 +381,8 @@ fn cr_only_line_endings() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched(&verdict, PAYLOAD_RULE, "2"),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "bare-cr-line-endings", "message"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched(&verdict, PAYLOAD_RULE, "2");
+    assert_anomaly(&verdict, "bare-cr-line-endings", "message");
 }
 
 #[test]
@@ -484,16 +397,8 @@ fn part_after_closing_boundary() {
 
     let verdict = analyse(&raw);
 
-    assert!(
-        matched_anywhere(&verdict, PAYLOAD_RULE),
-        "{}",
-        describe(&verdict)
-    );
-    assert!(
-        has_anomaly(&verdict, "content-after-closing-boundary", ""),
-        "{}",
-        describe(&verdict)
-    );
+    assert_matched_anywhere(&verdict, PAYLOAD_RULE);
+    assert_anomaly(&verdict, "content-after-closing-boundary", "");
 }
 
 #[test]
@@ -590,11 +495,7 @@ fn top_level_anomaly_names_message() {
         "{:?}",
         verdict.anomalies
     );
-    assert!(
-        has_anomaly(&verdict, "content-after-closing-boundary", "message"),
-        "{}",
-        describe(&verdict)
-    );
+    assert_anomaly(&verdict, "content-after-closing-boundary", "message");
 }
 
 #[test]

@@ -4,72 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::Arc;
+use indymilter_test::Status;
 
-use indymilter_test::{EomAction, Status, TestConnection};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-
-use wormsign::config::Config;
-use wormsign::milter::{self, Shared};
-use wormsign::scanner::RuleSet;
-use wormsign::store;
-
-/// A milter on a Unix socket in a temporary directory, with its database.
-struct Harness {
-    dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let text = format!(
-            "listen = \"unix:{}\"\ndatabase = \"{}\"\n",
-            dir.path().join("milter.sock").display(),
-            dir.path().join("wormsign.db").display()
-        );
-        let config = Config::parse(&text, Path::new("test.toml")).expect("valid config");
-        let rules = RuleSet::load(None).expect("rules compile");
-        let listener = milter::bind(&config.listen, config.socket_mode)
-            .await
-            .expect("bind unix socket");
-        let (sightings, writer) =
-            store::spawn_writer(config.database.clone(), config.spool_path(), 64);
-        let shared = Arc::new(Shared::new(config, rules, sightings));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            milter::run(listener, shared, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("milter runs");
-            writer.shutdown().await;
-        });
-        Harness {
-            dir,
-            stop: Some(stop),
-            server: Some(server),
-        }
-    }
-
-    /// Stops the milter and its writer, so every sighting is committed.
-    async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("milter task");
-        }
-    }
-
-    fn sightings(&self) -> Vec<store::Sighting> {
-        let connection = store::open(&self.dir.path().join("wormsign.db")).expect("open database");
-        store::sightings(&connection, 100).expect("read sightings")
-    }
-}
+use common::milter::{Harness, verdict_header};
 
 /// The SMTP session of one test message.
 struct Session<'a> {
@@ -100,17 +37,9 @@ fn read_fixture(relative: &str) -> (Vec<(String, String)>, Vec<u8>) {
 
 /// Sends one fixture over a new connection and returns the X-Wormsign value.
 async fn send(harness: &Harness, fixture: &str, session: &Session<'_>) -> String {
-    let mut conn = TestConnection::configure()
-        .open_unix(harness.dir.path().join("milter.sock"))
-        .await
-        .expect("open milter connection");
-    let status = conn
+    let mut conn = harness
         .connect("pc.example.net", ([192, 0, 2, 99], 40000))
-        .await
-        .expect("connect");
-    // indymilter-test offers every protocol option, so wormsign negotiates
-    // no reply to the stages before end of message.
-    assert_eq!(status, Status::Noreply);
+        .await;
     assert_eq!(conn.helo(session.helo).await.unwrap(), Status::Noreply);
     assert_eq!(
         conn.mail([session.mail_from]).await.unwrap(),
@@ -129,21 +58,12 @@ async fn send(harness: &Harness, fixture: &str, session: &Session<'_>) -> String
     assert_eq!(status, Status::Continue);
     conn.close().await.unwrap();
 
-    actions
-        .actions
-        .iter()
-        .find_map(|action| match action {
-            EomAction::AddHeader { name, value } if name.to_bytes() == b"X-Wormsign" => {
-                Some(value.to_string_lossy().trim().to_string())
-            }
-            _ => None,
-        })
-        .expect("X-Wormsign header added")
+    verdict_header(&actions).expect("X-Wormsign header added")
 }
 
 #[tokio::test]
 async fn helo_fingerprint_reaches_rules() {
-    let mut harness = Harness::start().await;
+    let mut harness = Harness::start("").await;
     let fixture = "corpus/positive/g-helo.eml";
     let sober_g = Session {
         helo: "jdoe.com",
@@ -172,7 +92,7 @@ async fn helo_fingerprint_reaches_rules() {
 
 #[tokio::test]
 async fn recipient_language_reaches_rules() {
-    let mut harness = Harness::start().await;
+    let mut harness = Harness::start("").await;
     let fixture = "corpus/positive/q-spam-de.eml";
     let german = Session {
         helo: "pc.example.net",
@@ -197,7 +117,7 @@ async fn recipient_language_reaches_rules() {
 
 #[tokio::test]
 async fn quoted_lure_creates_no_sighting() {
-    let mut harness = Harness::start().await;
+    let mut harness = Harness::start("").await;
     let session = Session {
         helo: "mail.example.org",
         mail_from: "<it-sicherheit@example.org>",

@@ -2,92 +2,19 @@
 //! indymilter-test as an MTA would: replies, header actions, message state
 //! between messages, the body limit and sightings in SQLite.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+mod common;
 
 use indymilter_test::{EomAction, MacroStage, Status, TestConnection};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
-use wormsign::config::Config;
-use wormsign::milter::{self, Shared};
-use wormsign::scanner::RuleSet;
-use wormsign::store;
+use common::milter::{Harness, verdict_header};
 
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
-/// A milter served in-process on a Unix socket in a temporary directory.
-struct Harness {
-    dir: tempfile::TempDir,
-    socket: PathBuf,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
-}
-
-impl Harness {
-    async fn start(extra_config: &str) -> Harness {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let socket = dir.path().join("milter.sock");
-        let database = dir.path().join("wormsign.db");
-        let text = format!(
-            "listen = \"unix:{}\"\ndatabase = \"{}\"\n{extra_config}\n",
-            socket.display(),
-            database.display()
-        );
-        let config = Config::parse(&text, Path::new("test.toml")).expect("valid config");
-        let rules = RuleSet::load(config.signatures.as_deref()).expect("rules compile");
-        let listener = milter::bind(&config.listen, config.socket_mode)
-            .await
-            .expect("bind unix socket");
-        let (sightings, writer) =
-            store::spawn_writer(config.database.clone(), config.spool_path(), 64);
-        let shared = Arc::new(Shared::new(config, rules, sightings));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            milter::run(listener, shared, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("milter runs");
-            writer.shutdown().await;
-        });
-        Harness {
-            dir,
-            socket,
-            stop: Some(stop),
-            server: Some(server),
-        }
-    }
-
-    async fn connect(&self) -> TestConnection {
-        let mut conn = TestConnection::configure()
-            .open_unix(&self.socket)
-            .await
-            .expect("open milter connection");
-        let status = conn
-            .connect("client.example.net", ([127, 0, 0, 1], 40000))
-            .await
-            .expect("connect");
-        // indymilter-test offers every protocol option, so wormsign
-        // negotiates no reply to the stages before end of message.
-        assert_eq!(status, Status::Noreply);
-        conn
-    }
-
-    /// Stops the milter and its writer, so every sighting is committed.
-    async fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("milter task");
-        }
-    }
-
-    fn sightings(&self) -> Vec<store::Sighting> {
-        let connection = store::open(&self.dir.path().join("wormsign.db")).expect("open database");
-        store::sightings(&connection, 100).expect("read sightings")
-    }
+/// Opens a milter connection from client.example.net at 127.0.0.1.
+async fn connect_client(harness: &Harness) -> TestConnection {
+    harness
+        .connect("client.example.net", ([127, 0, 0, 1], 40000))
+        .await
 }
 
 /// A Sober.C attachment: a bare file that starts with `MZ`, named as the
@@ -167,19 +94,10 @@ async fn send_with_macros(
     conn.eom().await.unwrap()
 }
 
-fn verdict_header(actions: &indymilter_test::EomActions) -> Option<String> {
-    actions.actions.iter().find_map(|action| match action {
-        EomAction::AddHeader { name, value } if name.to_bytes() == b"X-Wormsign" => {
-            Some(value.to_string_lossy().trim().to_string())
-        }
-        _ => None,
-    })
-}
-
 #[tokio::test]
 async fn infected_mail_gets_header_and_sighting() {
     let mut harness = Harness::start("").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (headers, body) = message_named("sober", SOBER_C_NAME, SOBER_C_DATA);
 
     let (actions, status) = send(&mut conn, &headers, &body).await;
@@ -205,7 +123,7 @@ async fn infected_mail_gets_header_and_sighting() {
 #[tokio::test]
 async fn eicar_gets_verdict_but_no_sighting() {
     let mut harness = Harness::start("action = \"reject\"").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (headers, body) = message("eicar", EICAR);
 
     let (_, status) = send(&mut conn, &headers, &body).await;
@@ -220,7 +138,7 @@ async fn eicar_gets_verdict_but_no_sighting() {
 #[tokio::test]
 async fn abort_resets_message_state() {
     let mut harness = Harness::start("").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (infected_headers, infected_body) = message("eicar", EICAR);
 
     conn.mail(["<a@example.net>"]).await.unwrap();
@@ -244,7 +162,7 @@ async fn abort_resets_message_state() {
 #[tokio::test]
 async fn second_message_on_connection_is_scanned_fresh() {
     let mut harness = Harness::start("").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (infected_headers, infected_body) = message("eicar", EICAR);
     let (clean_headers, clean_body) = message("clean", b"just text");
 
@@ -259,7 +177,7 @@ async fn second_message_on_connection_is_scanned_fresh() {
 #[tokio::test]
 async fn reject_action_replies_550_with_rule() {
     let mut harness = Harness::start("action = \"reject\"").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (headers, body) = message("eicar", EICAR);
 
     let (_, status) = send(&mut conn, &headers, &body).await;
@@ -279,7 +197,7 @@ async fn reject_action_replies_550_with_rule() {
 #[tokio::test]
 async fn quarantine_and_discard_actions() {
     let mut harness = Harness::start("action = \"quarantine\"").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (headers, body) = message("eicar", EICAR);
     let (actions, status) = send(&mut conn, &headers, &body).await;
     assert_eq!(status, Status::Continue);
@@ -294,7 +212,7 @@ async fn quarantine_and_discard_actions() {
     harness.stop().await;
 
     let mut harness = Harness::start("action = \"discard\"").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (_, status) = send(&mut conn, &headers, &body).await;
     assert_eq!(status, Status::Discard);
     conn.close().await.unwrap();
@@ -304,7 +222,7 @@ async fn quarantine_and_discard_actions() {
 #[tokio::test]
 async fn incoming_verdict_header_is_deleted() {
     let mut harness = Harness::start("").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (mut headers, body) = message("eicar", EICAR);
     headers.insert(0, ("X-Wormsign".to_string(), "clean".to_string()));
     headers.push(("x-wormsign".to_string(), "clean".to_string()));
@@ -329,7 +247,7 @@ async fn incoming_verdict_header_is_deleted() {
 #[tokio::test]
 async fn body_past_limit_is_skipped_and_truncated() {
     let mut harness = Harness::start("max_message_bytes = 2048").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (headers, _) = message("big", b"");
     conn.mail(["<a@example.net>"]).await.unwrap();
     conn.rcpt(["<b@example.org>"]).await.unwrap();
@@ -361,10 +279,7 @@ async fn body_past_limit_is_skipped_and_truncated() {
 #[tokio::test]
 async fn authenticated_client_is_origin() {
     let mut harness = Harness::start("trusted_networks = [\"192.0.2.0/24\"]").await;
-    let mut conn = TestConnection::configure()
-        .open_unix(&harness.socket)
-        .await
-        .unwrap();
+    let mut conn = harness.open().await;
     conn.connect("laptop.example.net", ([198, 51, 100, 9], 50000))
         .await
         .unwrap();
@@ -409,7 +324,7 @@ async fn scan_time_limit_accepts_with_note() {
         rules.path().display()
     );
     let mut harness = Harness::start(&config).await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (headers, body) = message("slow", EICAR);
 
     let (actions, status) = send(&mut conn, &headers, &body).await;
@@ -448,7 +363,7 @@ async fn forwarded_worm_gets_verdict_without_sighting() {
     body.extend_from_slice(b"\r\n--b2--\r\n\r\n--b1--\r\n");
 
     let mut harness = Harness::start("").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (actions, status) = send(&mut conn, &headers, &body).await;
     assert_eq!(status, Status::Continue);
     let verdict = verdict_header(&actions).expect("X-Wormsign header added");
@@ -460,7 +375,7 @@ async fn forwarded_worm_gets_verdict_without_sighting() {
     assert!(sightings.is_empty(), "{sightings:?}");
 
     let mut harness = Harness::start("action = \"reject\"").await;
-    let mut conn = harness.connect().await;
+    let mut conn = connect_client(&harness).await;
     let (_, status) = send(&mut conn, &headers, &body).await;
     assert!(matches!(status, Status::Reject { .. }), "{status:?}");
     conn.close().await.unwrap();

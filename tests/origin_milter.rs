@@ -2,81 +2,16 @@
 //! as an MTA would: Postfix's `{client_addr}` macro with its `IPv6:` tag,
 //! and the MTA's own Received header for the connection counted once.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
 
-use indymilter_test::{EomAction, MacroStage, Status, TestConnection};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use indymilter_test::{MacroStage, Status, TestConnection};
 
-use wormsign::config::Config;
-use wormsign::milter::{self, Shared};
-use wormsign::scanner::RuleSet;
-use wormsign::store;
+use common::milter::{Harness, verdict_header};
 
 /// A stand-in for the Sober.C attachment `terror-list.com`: a few bytes
 /// starting with `MZ`, not a program. The EICAR test file would give the
 /// same verdict but no sighting.
 const SOBER_C: &[u8] = b"MZ\x90\x00 stand-in for the Sober.C executable";
-
-/// A milter served in-process on a Unix socket in a temporary directory.
-struct Harness {
-    dir: tempfile::TempDir,
-    stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<()>>,
-}
-
-impl Harness {
-    async fn start() -> Harness {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let text = format!(
-            "listen = \"unix:{}\"\ndatabase = \"{}\"\n",
-            dir.path().join("milter.sock").display(),
-            dir.path().join("wormsign.db").display()
-        );
-        let config = Config::parse(&text, Path::new("test.toml")).expect("valid config");
-        let rules = RuleSet::load(config.signatures.as_deref()).expect("rules compile");
-        let listener = milter::bind(&config.listen, config.socket_mode)
-            .await
-            .expect("bind unix socket");
-        let (sightings, writer) =
-            store::spawn_writer(config.database.clone(), config.spool_path(), 64);
-        let shared = Arc::new(Shared::new(config, rules, sightings));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            milter::run(listener, shared, async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("milter runs");
-            writer.shutdown().await;
-        });
-        Harness {
-            dir,
-            stop: Some(stop),
-            server: Some(server),
-        }
-    }
-
-    async fn open(&self) -> TestConnection {
-        TestConnection::configure()
-            .open_unix(self.dir.path().join("milter.sock"))
-            .await
-            .expect("open milter connection")
-    }
-
-    /// Stops the milter and returns every sighting it committed.
-    async fn stop(mut self) -> Vec<store::Sighting> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.expect("milter task");
-        }
-        let connection = store::open(&self.dir.path().join("wormsign.db")).expect("open database");
-        store::sightings(&connection, 100).expect("read sightings")
-    }
-}
 
 /// Sends one message with a Sober.C attachment below `received` headers
 /// (newest first) and returns the X-Wormsign header value.
@@ -111,21 +46,12 @@ async fn send_worm(conn: &mut TestConnection, received: &[&str]) -> String {
     conn.body(body).await.unwrap();
 
     let (actions, _) = conn.eom().await.unwrap();
-    actions
-        .actions
-        .iter()
-        .find_map(|action| match action {
-            EomAction::AddHeader { name, value } if name.to_bytes() == b"X-Wormsign" => {
-                Some(value.to_string_lossy().trim().to_string())
-            }
-            _ => None,
-        })
-        .expect("no X-Wormsign header")
+    verdict_header(&actions).expect("no X-Wormsign header")
 }
 
 #[tokio::test]
 async fn client_addr_ipv6_tag_stripped() {
-    let harness = Harness::start().await;
+    let mut harness = Harness::start("").await;
     let mut conn = harness.open().await;
     // No socket address: the milter falls back to Postfix's {client_addr},
     // which carries the IPv6: tag and here an IPv4-mapped address.
@@ -144,7 +70,8 @@ async fn client_addr_ipv6_tag_stripped() {
     assert!(verdict.ends_with("origin=203.0.113.9"), "{verdict}");
     conn.close().await.unwrap();
 
-    let sightings = harness.stop().await;
+    harness.stop().await;
+    let sightings = harness.sightings();
     assert_eq!(sightings.len(), 1);
     assert_eq!(sightings[0].origin_ip, "203.0.113.9");
     assert_eq!(sightings[0].origin_method, "connect");
@@ -152,7 +79,7 @@ async fn client_addr_ipv6_tag_stripped() {
 
 #[tokio::test]
 async fn own_received_header_counted_once() {
-    let harness = Harness::start().await;
+    let mut harness = Harness::start("").await;
     let mut conn = harness.open().await;
     conn.connect("localhost", ([127, 0, 0, 1], 40000))
         .await
@@ -166,7 +93,8 @@ async fn own_received_header_counted_once() {
     assert!(verdict.ends_with("origin=203.0.113.50"), "{verdict}");
     conn.close().await.unwrap();
 
-    let sightings = harness.stop().await;
+    harness.stop().await;
+    let sightings = harness.sightings();
     assert_eq!(sightings.len(), 1);
     assert_eq!(sightings[0].origin_ip, "203.0.113.50");
     assert_eq!(sightings[0].origin_method, "received");
@@ -178,7 +106,7 @@ async fn own_received_header_counted_once() {
 /// origin must come back as for any other infected message.
 #[tokio::test]
 async fn hostile_received_headers_keep_verdict() {
-    let harness = Harness::start().await;
+    let mut harness = Harness::start("").await;
     let mut conn = harness.open().await;
     conn.connect("dsl.example.net", ([203, 0, 113, 66], 40000))
         .await
@@ -189,7 +117,8 @@ async fn hostile_received_headers_keep_verdict() {
     assert!(verdict.ends_with("origin=203.0.113.66"), "{verdict}");
     conn.close().await.unwrap();
 
-    let sightings = harness.stop().await;
+    harness.stop().await;
+    let sightings = harness.sightings();
     assert_eq!(sightings.len(), 1);
     assert_eq!(sightings[0].origin_ip, "203.0.113.66");
     assert_eq!(sightings[0].origin_method, "connect");

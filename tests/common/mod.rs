@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: free loopback ports, private Postfix and
 //! Sendmail instances started through `tests/mta/*.sh`, a small SMTP client, and the
-//! `wormsign` milter as a child process.
+//! `wormsign` milter as a child process or, in [`milter`], served in-process.
 //!
 //! Each test binary includes this file with `mod common;` and uses only part of it, hence
 //! the `dead_code` allowance.
@@ -18,6 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
+
+pub mod milter;
 
 /// Domain whose mailboxes both MTA scripts deliver locally.
 pub const DOMAIN: &str = "probe.test";

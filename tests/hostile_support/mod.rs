@@ -96,6 +96,29 @@ pub fn has_anomaly(verdict: &Verdict, kind: &str, path_prefix: &str) -> bool {
         .any(|a| a.kind.as_str() == kind && a.path.starts_with(path_prefix))
 }
 
+/// Asserts that `rule` matched `object`, with the verdict in the failure message.
+#[track_caller]
+pub fn assert_matched(verdict: &Verdict, rule: &str, object: &str) {
+    assert!(matched(verdict, rule, object), "{}", describe(verdict));
+}
+
+/// Asserts that `rule` matched any object, with the verdict in the failure message.
+#[track_caller]
+pub fn assert_matched_anywhere(verdict: &Verdict, rule: &str) {
+    assert!(matched_anywhere(verdict, rule), "{}", describe(verdict));
+}
+
+/// Asserts that the verdict records an anomaly of kind `kind` at a path that starts with
+/// `path_prefix`, with the verdict in the failure message.
+#[track_caller]
+pub fn assert_anomaly(verdict: &Verdict, kind: &str, path_prefix: &str) {
+    assert!(
+        has_anomaly(verdict, kind, path_prefix),
+        "{}",
+        describe(verdict)
+    );
+}
+
 /// Formats the matches and anomalies of a verdict for an assertion message.
 pub fn describe(verdict: &Verdict) -> String {
     let matches: Vec<String> = verdict
