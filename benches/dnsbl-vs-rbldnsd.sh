@@ -10,17 +10,17 @@
 #                                             # hosts, 2 s per server
 #
 # Both servers run on 127.0.0.1 on random free high ports and read the same
-# SQLite database: wormsign directly, rbldnsd through `wormsign export
-# --format rbldnsd`, both under one config ($WORK/wormsign.toml) so that they
+# SQLite database: wormsign directly, and rbldnsd through `wormsign export
+# --format rbldnsd`. Both run under one config ($WORK/wormsign.toml), so they
 # apply the same listing policy. The IPv4 hosts are in 11.0.0.0/15, because
 # the policy never lists special-purpose ranges such as 198.18.0.0/15
 # (benchmarking), and the documentation ranges have only 768 addresses. The
-# database lives in the temporary work directory and is removed at the end.
-# The IPv6 hosts are in 2001:db8::/32 (documentation), which the config
-# allows. The query file mixes listed and
-# unlisted IPv4 A queries, TXT queries and IPv6 A queries (see make_queries).
+# IPv6 hosts are in 2001:db8::/32 (documentation), which the config allows.
+# The database lives in the temporary work directory and is removed at the
+# end. The query file mixes listed and unlisted IPv4 A queries, TXT queries
+# and IPv6 A queries (see make_queries).
 # The script prints one Markdown table row per server and the ratio. rbldnsd
-# is single-threaded; wormsign uses one tokio worker per core.
+# is single-threaded, and wormsign uses one tokio worker per core.
 #
 # Needs: cargo, sqlite3, rbldnsd, dnsperf, ss. Run as root (rbldnsd drops to
 # the user nobody, so the work directory is made world-readable).

@@ -252,7 +252,7 @@ pub fn sparkline(values: &[u64]) -> String {
             if value == 0 || max == 0 {
                 ' '
             } else {
-                // 1..=max maps to 0..=7; a lone maximum of 1 is a full block.
+                // 1..=max maps to 0..=7, and a lone maximum of 1 is a full block.
                 let index = if max == 1 {
                     7
                 } else {

@@ -142,8 +142,8 @@ impl Responder {
     }
 
     fn current(&self) -> Arc<Snapshot> {
-        // A poisoned lock still holds a complete snapshot: the writer only
-        // swaps an Arc.
+        // A poisoned lock still contains a complete snapshot, because the
+        // writer only swaps an Arc.
         match self.snapshot.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
@@ -211,8 +211,8 @@ impl Responder {
     }
 }
 
-/// Converts a configured SOA timer to the signed field of the record,
-/// capped at the largest value RFC 2181 allows.
+/// Converts a configured SOA timer to the `i32` field of hickory's SOA
+/// record, capped at `i32::MAX` (2^31 - 1, also RFC 2181's maximum TTL).
 fn soa_timer(seconds: u32) -> i32 {
     i32::try_from(seconds).unwrap_or(i32::MAX)
 }

@@ -1,7 +1,7 @@
 //! The listed addresses the responder serves, taken from the listing
 //! policy and held in memory so that a query never touches SQLite.
 //!
-//! The set holds what `wormsign export --format rbldnsd` writes under the
+//! The set contains what `wormsign export --format rbldnsd` writes under the
 //! same configuration, so that this responder and an rbldnsd serving the
 //! export give the same answers: IPv4 hosts exactly, IPv6 hosts as their
 //! /64, each with its own A value and TXT from [`crate::listing::listed`],
@@ -59,7 +59,7 @@ impl ListingSet {
     /// Builds the set from the listings of [`crate::listing::listed`].
     /// IPv4 networks other than a /32 and IPv6 networks other than a /64
     /// are left out, because the policy never returns them. With `ip4tset`
-    /// every IPv4 host gets the default A value and TXT, as an rbldnsd
+    /// every IPv4 host gets the default A value and TXT, as in an rbldnsd
     /// `ip4tset` data set answers.
     pub fn build(listed: &[Listed], policy: &Policy, ip4tset: bool) -> ListingSet {
         let mut interned: HashMap<&str, Arc<str>> = HashMap::new();
@@ -93,8 +93,8 @@ impl ListingSet {
 
     /// Builds the set from the store's listings under `policy`, as
     /// [`ListingSet::build`] on the result of [`crate::listing::listed`]
-    /// would, but in chunks. That way only one chunk at a time holds a
-    /// [`Listed`] with its own TXT string, which keeps the peak memory of a
+    /// would, but in chunks. Only one chunk at a time exists as [`Listed`]
+    /// values with their own TXT strings, which keeps the peak memory of a
     /// reload near the size of the store's listings.
     pub fn build_from_listings(
         listings: Vec<Listing>,
@@ -142,9 +142,9 @@ impl ListingSet {
 /// Returns the TXT text of `entry` for a query of `ip`, with rbldnsd's
 /// substitution applied (`$` becomes the queried address, `$$` a literal
 /// `$`), cut to 255 bytes.
-// NOTE: how rbldnsd shortens a TXT longer than 255 bytes was not checked;
-// the policy cuts the details to 120 bytes, so only a long template gets
-// there.
+// NOTE: how rbldnsd shortens a TXT longer than 255 bytes was not checked.
+// The policy cuts the details to 120 bytes, so only a long template reaches
+// that limit.
 pub fn txt_text(entry: &Entry, ip: IpAddr) -> String {
     let address = match ip {
         // rbldnsd writes an IPv4-mapped address in dotted form.

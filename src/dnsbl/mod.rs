@@ -11,8 +11,9 @@
 //! - [`tcp`]: the TCP accept loop, with a cap on connections served at once.
 //!
 //! [`run`] serves UDP (through hickory-server) and TCP (through [`tcp`]) on
-//! one address until its shutdown future completes. The binary's `dnsbl` command binds with [`bind`], installs the
-//! signal handlers (SIGHUP requests a reload) and calls [`run`].
+//! one address until its shutdown future completes. The binary's `dnsbl`
+//! command binds with [`bind`], installs the signal handlers (SIGHUP
+//! requests a reload) and calls [`run`].
 
 pub mod handler;
 pub mod listing_set;

@@ -79,12 +79,13 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// The zone apex, fully qualified.
     pub zone: Name,
-    /// Whether `zone` was set in `[dnsbl]`; `config check` prints only then.
+    /// Whether `zone` was set in `[dnsbl]`, because `config check` prints it
+    /// only then.
     zone_configured: bool,
     /// How often the database is checked for changes.
     pub poll_interval: Duration,
-    /// TCP connections served at once; further clients wait in the
-    /// listen backlog until one closes.
+    /// Maximum number of TCP connections served at once. Further clients
+    /// wait in the listen backlog until one closes.
     pub max_tcp_connections: usize,
     /// TTL in seconds of A, TXT, SOA and NS answers (`ttl` in `[export]`).
     pub ttl: u32,
@@ -205,8 +206,9 @@ impl Settings {
         Ok(self)
     }
 
-    /// The zone `[dnsbl]` sets, without its trailing dot; `None` when the
-    /// zone is only the default.
+    /// Returns the zone set in `[dnsbl]` or by [`Settings::with_zone`],
+    /// without its trailing dot. `None` when the zone comes from `[export]`
+    /// or is the default.
     pub fn configured_zone(&self) -> Option<String> {
         self.zone_configured
             .then(|| self.zone.to_string().trim_end_matches('.').to_string())
@@ -231,7 +233,8 @@ impl Settings {
     pub fn to_toml(&self) -> String {
         let quote = |text: &str| toml::Value::String(text.to_string()).to_string();
         let mut out = String::from("\n[dnsbl]\n");
-        // Writing to a String cannot fail.
+        // Writing to a String through fmt::Write cannot fail, because its
+        // write_str always returns Ok.
         let _ = writeln!(out, "listen = {}", quote(&self.listen.to_string()));
         let zone = self.zone.to_string();
         if self.zone_configured {

@@ -83,7 +83,7 @@ pub async fn serve(
                 if full.hit() {
                     warn!(
                         limit = limits.max_connections,
-                        "TCP connection limit reached; new clients wait until a \
+                        "TCP connection limit reached, so new clients wait until a \
                          connection closes (max_tcp_connections in [dnsbl])"
                     );
                 }
@@ -123,7 +123,7 @@ pub async fn serve(
                     warn!(
                         %error,
                         retry_ms = ACCEPT_BACKOFF.as_millis(),
-                        "failed to accept a TCP connection; retrying until it succeeds \
+                        "failed to accept a TCP connection, retrying until it succeeds \
                          (raise the open-file limit or lower max_tcp_connections in [dnsbl])"
                     );
                 } else {
@@ -155,14 +155,16 @@ impl Burst {
         self.count == 1
     }
 
-    /// Ends the burst, returning its number of occurrences if one was on.
+    /// Ends the burst and returns its number of occurrences, or `None`
+    /// outside a burst.
     fn end(&mut self) -> Option<u64> {
         let count = std::mem::take(&mut self.count);
         (count > 0).then_some(count)
     }
 }
 
-/// Accept errors that concern one client only, not the listener.
+/// Returns whether an accept error concerns one client only, not the
+/// listener.
 fn is_per_connection(error: &std::io::Error) -> bool {
     matches!(
         error.kind(),
@@ -172,7 +174,7 @@ fn is_per_connection(error: &std::io::Error) -> bool {
 
 /// Answers the queries on one connection until the client closes it, sends
 /// something that is not a DNS message or stays idle for longer than
-/// `limits.idle_timeout`. `_slot` is given back when this returns.
+/// `limits.idle_timeout`. The permit `_slot` is released when this returns.
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -214,7 +216,8 @@ async fn serve_connection(
 /// `ServerContext::handle_request`), so that TCP and UDP answers agree:
 /// FORMERR when only the header can be read, nothing for a response
 /// message. wormsign sets no access control, so that step is left out. A
-/// message shorter than a header breaks: the framing cannot be trusted.
+/// message shorter than a header returns `Break`, because the framing can
+/// no longer be trusted.
 async fn answer(
     responder: &Responder,
     bytes: Vec<u8>,

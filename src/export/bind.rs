@@ -12,11 +12,11 @@
 //! *.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2 IN A 127.0.0.2
 //! ```
 //!
-//! IPv4 hosts get their reversed address; an IPv6 /64 gets a wildcard under
-//! its 16 nibbles, which answers for every address in the network. The TXT
-//! of a wildcard names the /64, because a zone file cannot insert the
-//! queried address the way rbldnsd's `$` does. The RFC 5782 test entries are
-//! 127.0.0.2 and `::ffff:7f00:2`; 127.0.0.1 and `::ffff:7f00:1` stay
+//! IPv4 hosts get their reversed address. An IPv6 /64 gets a wildcard under
+//! its 16 nibbles, which matches every address in the network. The TXT of
+//! a wildcard names the /64, because a zone file cannot insert the queried
+//! address the way rbldnsd's `$` does. The RFC 5782 test entries are
+//! 127.0.0.2 and `::ffff:7f00:2`, and 127.0.0.1 and `::ffff:7f00:1` stay
 //! unlisted. Both test entries carry the default return code and TXT
 //! template with `$` replaced by `127.0.0.2`, the text that rbldnsd and
 //! `wormsign dnsbl` return (rbldnsd writes an IPv4-mapped address in

@@ -16,7 +16,7 @@
 //! `client_ip` and `helo` name the SMTP client that handed the message to
 //! this site, often its own MSA or front MX. They are written unless
 //! `ndjson_sensor_fields = false` in `[export]` or `--no-sensor-fields`
-//! turn them into `null`, so every line keeps the same keys.
+//! sets them to `null`, so every line keeps the same keys.
 
 use std::collections::HashSet;
 
@@ -69,7 +69,8 @@ pub fn render_ndjson(
             size: sighting.size,
             evidence: &sighting.evidence,
         };
-        // Serializing strings, numbers and a JSON value cannot fail.
+        // Serializing strings, numbers and a serde_json::Value cannot fail,
+        // because every map key among them is a string.
         if let Ok(json) = serde_json::to_string(&line) {
             out.push_str(&json);
             out.push('\n');

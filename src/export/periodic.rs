@@ -4,8 +4,8 @@
 //! (after `rndc reload`) serves fresh listings.
 //!
 //! A failure that repeats every round (a full disk, a removed directory) is
-//! logged at error level once, and again only when the error text changes;
-//! the repeats go to debug level, and the round that succeeds again logs how
+//! logged at error level once, and again only when the error text changes.
+//! The repeats go to debug level, and the round that succeeds again logs how
 //! many rounds failed.
 
 use std::collections::HashMap;
@@ -53,16 +53,16 @@ struct Job {
     failures: Mutex<HashMap<Target, Failure>>,
 }
 
-/// What a round failed to do: open the database, or write one output
-/// (by its index in [`Job::outputs`]).
+/// The step of a round that can fail: opening the database, or writing
+/// one output (by its index in [`Job::outputs`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Target {
     Database,
     Output(usize),
 }
 
-/// A failure that repeats: its message and how many rounds in a row it
-/// happened.
+/// A repeated failure: its message and the number of rounds in a row that
+/// failed with that message.
 struct Failure {
     message: String,
     rounds: u64,
@@ -118,7 +118,7 @@ fn export_all(job: &Job) {
                 error!(
                     %error,
                     %database,
-                    "periodic export failed to open the database; the next rounds retry \
+                    "periodic export failed to open the database, will retry every round \
                      and log only a different error"
                 );
             } else {
@@ -131,6 +131,7 @@ fn export_all(job: &Job) {
     if failed_rounds > 0 {
         info!(%database, failed_rounds, "periodic export opened the database again");
     }
+
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     for (index, output) in job.outputs.iter().enumerate() {
         let format = output.format;
@@ -157,8 +158,8 @@ fn export_all(job: &Job) {
                         %format,
                         %path,
                         %error,
-                        "periodic export failed; the previous file stays in place, and the \
-                         next rounds retry and log only a different error"
+                        "periodic export failed and left the previous file in place, will retry \
+                         every round and log only a different error"
                     );
                 } else {
                     debug!(%format, %path, %error, "periodic export failed again");

@@ -153,12 +153,12 @@ pub struct ExportSettings {
     pub ttl: Option<u32>,
     pub nameservers: Vec<String>,
     pub hostmaster: Option<String>,
-    /// How often `wormsign run` re-exports `outputs`; `None` never.
+    /// How often `wormsign run` re-exports `outputs`, or `None` for never.
     pub interval: Option<Duration>,
     /// See [`ExportOptions::ip4tset`].
     pub ip4tset: bool,
-    /// See [`ExportOptions::ndjson_sensor_fields`]; `None` is the default,
-    /// true.
+    /// See [`ExportOptions::ndjson_sensor_fields`]. `None` means the
+    /// default, which is true.
     pub ndjson_sensor_fields: Option<bool>,
     pub outputs: Vec<Output>,
 }
@@ -170,8 +170,9 @@ impl ExportSettings {
     ///
     /// # Errors
     ///
-    /// The dotted config key (e.g. `export.outputs[0].path`) and a message
-    /// naming the bad value and the fix.
+    /// Returns a [`KeyError`] with the dotted config key (e.g.
+    /// `export.outputs[0].path`) and a message naming the bad value and the
+    /// fix.
     pub fn from_raw(raw: RawExport) -> Result<Self, KeyError> {
         let check_name = |key: &str, name: &str| {
             check_domain_name(name).map_err(|message| KeyError {
@@ -414,7 +415,7 @@ pub struct ExportSummary {
     pub ipv4_listings: usize,
     /// IPv6 listings (/64 networks) exported.
     pub ipv6_listings: usize,
-    /// NDJSON lines, one per sighting of a listed host; 0 for the other
+    /// NDJSON lines, one per sighting of a listed host, and 0 for the other
     /// formats.
     pub sightings: usize,
 }

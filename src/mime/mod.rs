@@ -8,8 +8,8 @@
 //!
 //! - `message` is the top-level header block plus the decoded text of the
 //!   top-level text bodies.
-//! - The children of the top-level multipart are `1`, `2`, ...; the
-//!   children of a nested multipart at `2` are `2.1`, `2.2`, ... A
+//! - The children of the top-level multipart are `1`, `2` and so on, and
+//!   the children of a nested multipart at `2` are `2.1`, `2.2` and so on. A
 //!   single-part message has one part, `1`.
 //! - A `message/rfc822` part at `3` becomes a [`ObjectKind::Message`] object
 //!   at path `3`, built like the top-level `message` object. Its own parts
@@ -20,8 +20,8 @@
 //!   its directory prefix. A uuencoded file inside a part is named the
 //!   same way: `1!name.exe`.
 //! - Parts recovered from a multipart with a missing or wrong boundary are
-//!   numbered below the part that held them (`1.1`, `1.2`); parts after a
-//!   closing boundary continue the numbering of that multipart.
+//!   numbered below the part that contained them (`1.1`, `1.2`). Parts
+//!   after a closing boundary continue the numbering of that multipart.
 
 mod archive;
 mod body;
@@ -92,13 +92,13 @@ pub struct Limits {
     /// Maximum nesting of multiparts and embedded messages.
     pub max_mime_depth: usize,
     /// Maximum nesting of archives: 1 opens archives attached to the
-    /// message but not archives inside them; 0 opens none.
+    /// message but not archives inside them, and 0 opens none.
     pub max_archive_depth: usize,
     /// Maximum number of members read from one archive.
     pub max_archive_entries: usize,
     /// Maximum decompressed bytes over all archives of one message.
     pub max_archive_total_bytes: u64,
-    /// Maximum decompressed bytes kept of one archive member; a larger
+    /// Maximum decompressed bytes kept of one archive member. A larger
     /// member is truncated to this size.
     pub max_archive_member_bytes: u64,
     /// Maximum ratio of decompressed to compressed size of one member.
@@ -144,25 +144,25 @@ pub struct Anomaly {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AnomalyKind {
-    /// [`Limits::max_parts`] reached; the path is the first object dropped.
+    /// [`Limits::max_parts`] reached. The path is the first object dropped.
     TooManyParts,
-    /// [`Limits::max_mime_depth`] reached; the part and its children were skipped.
+    /// [`Limits::max_mime_depth`] reached. The part and its children were skipped.
     MimeTooDeep,
-    /// [`Limits::max_archive_depth`] reached; the member was emitted but not opened.
+    /// [`Limits::max_archive_depth`] reached. The member was emitted but not opened.
     ArchiveTooDeep,
-    /// [`Limits::max_archive_entries`] reached; later members were skipped.
+    /// [`Limits::max_archive_entries`] reached. Later members were skipped.
     ArchiveTooManyEntries,
-    /// [`Limits::max_archive_total_bytes`] reached; the member was truncated
+    /// [`Limits::max_archive_total_bytes`] reached. The member was truncated
     /// or emitted without data.
     ArchiveTotalTooLarge,
-    /// [`Limits::max_archive_member_bytes`] reached; the member was truncated.
+    /// [`Limits::max_archive_member_bytes`] reached. The member was truncated.
     ArchiveMemberTooLarge,
     /// [`Limits::max_compression_ratio`] exceeded by the declared or the
-    /// actual size; the member was truncated or emitted without data.
+    /// actual size. The member was truncated or emitted without data.
     ArchiveRatioExceeded,
-    /// The member is encrypted; it was emitted with its name and no data.
+    /// The member is encrypted. It was emitted with its name and no data.
     ArchiveEncrypted,
-    /// The archive or member could not be read completely; whatever could
+    /// The archive or member could not be read completely. Whatever could
     /// be read was emitted.
     ArchiveDamaged,
     /// The member uses a compression method or feature that this build
@@ -170,21 +170,21 @@ pub enum AnomalyKind {
     /// was emitted with its name and no data.
     ArchiveUnsupported,
     /// Invalid base64 or quoted-printable, or an embedded message that could
-    /// not be parsed; the bytes were decoded leniently or kept as they were.
+    /// not be parsed. The bytes were decoded leniently or kept as they were.
     BadEncoding,
-    /// No header could be parsed; the whole input became the `message` object.
+    /// No header could be parsed. The whole input became the `message` object.
     MalformedMessage,
     /// A multipart whose boundary parameter is missing or never used in
-    /// its body; it was split at the first line that looks like a delimiter.
+    /// its body. It was split at the first line that looks like a delimiter.
     BadBoundary,
-    /// Parts follow the closing boundary of a multipart; they were walked
+    /// Parts follow the closing boundary of a multipart. They were walked
     /// and numbered after its last regular part.
     ContentAfterClosingBoundary,
     /// The message has more header-like and delimiter-like lines than
-    /// [`Limits::max_structure_lines`]; it was cut before the line that
+    /// [`Limits::max_structure_lines`]. It was cut before the line that
     /// exceeds it, and the rest was not scanned.
     StructureTooLarge,
-    /// Lines end in a bare CR; they were read as CRLF.
+    /// Lines end in a bare CR. They were read as CRLF.
     BareCrLineEndings,
     /// A part has several Content-Transfer-Encoding headers that disagree;
     /// it was emitted once per decoding, all at the same path.
@@ -192,11 +192,11 @@ pub enum AnomalyKind {
     /// The archive starts after leading bytes, as a self-extractor does;
     /// it was opened all the same.
     ArchiveLeadingBytes,
-    /// The central directory repeats a member name; only the first entry
+    /// The central directory repeats a member name. Only the first entry
     /// of each name was read.
     ArchiveDuplicateNames,
     /// Several members share compressed data, the shape of a
-    /// non-recursive zip bomb; the archive byte limits bound its expansion.
+    /// non-recursive zip bomb. The archive byte limits bound its expansion.
     ArchiveOverlappingEntries,
 }
 

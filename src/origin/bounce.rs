@@ -2,7 +2,7 @@
 //!
 //! Worms forge the sender, so copies that cannot be delivered come back as
 //! bounces (DSNs) to innocent people. The host that sent the bounce is an
-//! innocent MTA; the infected host is recorded in the Received chain of
+//! innocent MTA. The infected host is recorded in the Received chain of
 //! the original message embedded in the bounce. When the scan matched
 //! inside that original, the origin is read from the original's own chain:
 //! its newest header was written by the bouncing site's MX and records the
@@ -43,7 +43,7 @@ pub struct Embedded {
     /// The original's Received values, newest first, unfolded.
     pub received: Vec<String>,
     /// The original as a whole message (`message/rfc822`), to look for a
-    /// bounce inside it; `None` for headers only.
+    /// bounce inside it, or `None` for headers only.
     message: Option<Vec<u8>>,
 }
 
@@ -70,8 +70,8 @@ impl Embedded {
     }
 }
 
-/// Bounces of bounces followed down to the worm's original; deeper
-/// nesting keeps the chain of the last one read.
+/// Maximum number of bounces of bounces followed down to the worm's
+/// original. Deeper nesting keeps the chain of the last one read.
 const MAX_NESTED_BOUNCES: usize = 4;
 
 // TODO: a DSN forged by the infected host itself also replaces its connect
@@ -113,7 +113,7 @@ pub fn apply(origin: &mut Option<Origin>, matched_object: Option<&str>, raw: &[u
 ///
 /// A bounce's original gives the origin its chain records (see
 /// [`apply`]). Any other embedded message is forwarded mail and gives
-/// `None`; `embedded_messages` are the scan-object paths of the
+/// `None`. `embedded_messages` are the scan-object paths of the
 /// `message/rfc822` parts. A match outside every embedded message leaves
 /// `origin` as it is.
 pub fn apply_embedded(

@@ -139,8 +139,8 @@ pub fn find_origin(input: &TrustInput<'_>, settings: &TrustSettings) -> Option<O
 ///    `None`.
 /// 2. The first relay below an MSA that is not loopback is the origin:
 ///    the client that submitted the message to the MSA. Loopback hops
-///    below an MSA, authenticated or not, are skipped: they are programs
-///    on the MSA host such as webmail.
+///    below an MSA, authenticated or not, are skipped, because they are
+///    programs on the MSA host such as webmail.
 /// 3. The first untrusted relay is the origin.
 /// 4. A Received header that yields no relay address, read while still
 ///    inside the trusted path, ends the walk with `None`: the trusted

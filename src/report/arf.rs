@@ -1,9 +1,9 @@
 //! One abuse report as an RFC 5965 message: `multipart/report;
 //! report-type=feedback-report` with three parts.
 //!
-//! 1. `text/plain`: what was seen (time, origin, family, rule of each
-//!    sighting; with `--group-by net24` also each host of the network), the
-//!    DNSBL zone that lists the host, and how to clean it up.
+//! 1. `text/plain`: what was seen (time, origin, family and rule of each
+//!    sighting, and with `--group-by net24` also each host of the network),
+//!    the DNSBL zone that lists the host, and how to clean it up.
 //! 2. `message/feedback-report`: `Feedback-Type: virus`, `User-Agent`,
 //!    `Version: 1`, `Source-IP`, `Arrival-Date`, `Incidents`,
 //!    `Original-Mail-From`, and the extension fields `X-Wormsign-Rule` and
@@ -21,17 +21,18 @@ use time::format_description::well_known::Rfc2822;
 use super::text::{count_of, human_text, one_line};
 use super::{GroupBy, Report};
 
-/// RFC 5322's limit on a line, CRLF not counted.
+/// Maximum length of a line in octets, CRLF not counted (RFC 5322, section
+/// 2.1.1).
 const MAX_LINE_OCTETS: usize = 998;
 
 /// Header settings of the report messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
-    /// The `From` address, e.g. `abuse-reports@example.org`; its domain
+    /// The `From` address, e.g. `abuse-reports@example.org`. Its domain
     /// also ends the `Message-ID`.
     pub from: String,
-    /// The `To` address; `None` leaves the header out for the operator to
-    /// fill in.
+    /// The `To` address, or `None` to leave the header out for the operator
+    /// to fill in.
     // TODO: look up the network's abuse contact (RDAP or abuse-c in whois)
     // so each report can be addressed on its own.
     pub to: Option<String>,
@@ -241,8 +242,9 @@ fn header_lines(headers: &str) -> Vec<String> {
             } else {
                 format!(" {head}")
             });
-            // A continuation line starts with a space. Unfolding keeps that
-            // space, so the folded value reads with one extra space.
+            // A continuation line starts with a space, which counts toward
+            // the limit. Unfolding keeps that space, so the folded value
+            // reads with one extra space.
             limit = MAX_LINE_OCTETS - 1;
             if tail.is_empty() || head.is_empty() {
                 break;

@@ -35,7 +35,7 @@ pub fn helo_matches_sober_g(helo: &str, envelope_from: &str) -> bool {
 /// 2005 variants' rule), `en` when domains are known and none is German,
 /// and empty when no recipient is known (offline scans).
 ///
-/// NOTE: Sober.C also wrote German to .be and Sober.D to .nl and .be; those
+/// NOTE: Sober.C also wrote German to .be and Sober.D to .nl and .be. Those
 /// are counted as English here, so a Sober.C or D rule must not require
 /// `de` for them.
 pub fn recipient_language<'a>(domains: impl IntoIterator<Item = &'a str>) -> &'static str {

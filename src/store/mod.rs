@@ -99,7 +99,7 @@ pub enum StoreError {
 
     /// The database was written by a newer wormsign.
     #[error(
-        "database {} has schema version {found}, but this wormsign knows \
+        "database {} has schema version {found}, but this wormsign supports \
          versions up to {supported}; upgrade wormsign or use another database file",
         path.display()
     )]
@@ -375,7 +375,7 @@ fn schema_version_count() -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
 
-/// Returns whether the database holds any table.
+/// Returns whether the database contains any table.
 fn has_tables(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table')",
